@@ -1,0 +1,65 @@
+package backend
+
+import (
+	"context"
+	"errors"
+
+	"github.com/redchain/redchain/proxy/resp"
+)
+
+// Backend sends commands to one or more Redis servers.
+type Backend interface {
+	// Send queues cmd and calls done exactly once with its reply or a transport error.
+	// It never blocks. cmd is not used after Send returns. See the package doc for the
+	// ordering and memory contract.
+	Send(ctx context.Context, cmd resp.Command, done func(resp.Value, error))
+	// Close stops the backend: commands still waiting get ErrClosed, and later Sends fail
+	// with it at once. Close waits for the backend's goroutines to end.
+	Close() error
+}
+
+// Errors a backend reports to done. Implementations wrap them with the address involved
+// (errors.Is works).
+var (
+	// ErrClosed: the backend was closed.
+	ErrClosed = errors.New("backend closed")
+	// ErrUnavailable: no connection to the server is up; the backend is reconnecting.
+	ErrUnavailable = errors.New("backend unavailable")
+	// ErrTimeout: the server did not answer within the command timeout.
+	ErrTimeout = errors.New("backend timeout")
+	// ErrConnLost: the connection broke after the command was sent; it may or may not
+	// have been executed.
+	ErrConnLost = errors.New("backend connection lost")
+	// ErrBusy: too many commands are waiting for replies on the connection.
+	ErrBusy = errors.New("backend busy")
+)
+
+type sessionKey struct{}
+
+// WithSession returns a copy of ctx that carries id, the identity of the client connection
+// that commands sent with it belong to. A backend sends all commands of one session over
+// the same server connection, in order. The proxy's router sets it once per client
+// connection.
+func WithSession(ctx context.Context, id uint64) context.Context {
+	return context.WithValue(ctx, sessionKey{}, id)
+}
+
+// SessionFrom returns the session id carried by ctx, if any.
+func SessionFrom(ctx context.Context) (id uint64, ok bool) {
+	id, ok = ctx.Value(sessionKey{}).(uint64)
+	return id, ok
+}
+
+// Func adapts a plain function to the Backend interface; Close does nothing. It is handy
+// in tests and for backends that answer by themselves.
+type Func func(ctx context.Context, cmd resp.Command, done func(resp.Value, error))
+
+// Send calls f.
+func (f Func) Send(ctx context.Context, cmd resp.Command, done func(resp.Value, error)) {
+	f(ctx, cmd, done)
+}
+
+// Close does nothing and returns nil.
+func (Func) Close() error { return nil }
+
+var _ Backend = Func(nil)

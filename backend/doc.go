@@ -1,0 +1,22 @@
+// Package backend defines what a proxy sends commands to: a [Backend].
+//
+// Implementations live in sub-packages: backend/redis talks to one Redis server over a
+// few pipelined, multiplexed connections. Others (a Redis Cluster, a consistent-hash shard
+// set) follow the same contract, so a proxy's terminal handler does not care which one it
+// has.
+//
+// # Contract
+//
+// Send never blocks: it queues the command and returns. done is called exactly once, from
+// any goroutine (possibly before Send returns, for an immediate failure), with the reply or
+// a Go error for a transport failure. Commands sent with the same session (see
+// [WithSession]) reach the server in the order they were sent, over the same connection,
+// so Redis executes them in that order.
+//
+// The reply handed to done is borrowed: it may point into the backend's read buffer, and
+// is valid only until done returns. Copy it ([resp.Value.Clone]) to keep it.
+//
+// # Threading
+//
+// Every method of a Backend is safe for concurrent use.
+package backend

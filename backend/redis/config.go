@@ -1,0 +1,106 @@
+package redis
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Defaults of the Config fields left zero.
+const (
+	DefaultConns          = 2
+	DefaultDialTimeout    = 2 * time.Second
+	DefaultCommandTimeout = 10 * time.Second
+	DefaultMaxPending     = 16384
+	DefaultMinBackoff     = 50 * time.Millisecond
+	DefaultMaxBackoff     = 2 * time.Second
+)
+
+// Config configures a [Backend]. Only Addr is required; a zero field takes its default.
+type Config struct {
+	// Addr is the server's address, "host:port". Required.
+	Addr string
+	// Username and Password authenticate each connection with AUTH when either is set:
+	// "AUTH password" without a Username, "AUTH username password" with one (Redis 6 ACL).
+	Username string
+	Password string
+	// DB is the database each connection selects with SELECT when it is not 0.
+	DB int
+	// Conns is the number of connections to the server (default 2). They are shared by all
+	// sessions: a session always uses connection id % Conns. A few pipelined connections
+	// carry many clients; more of them spread the load over more of Redis's I/O threads
+	// and lengthen no queue when one reply is slow.
+	Conns int
+	// DialTimeout bounds a connection attempt, the handshake (AUTH, SELECT) included
+	// (default 2s).
+	DialTimeout time.Duration
+	// CommandTimeout is how long commands may wait without the server answering any of
+	// them (default 10s; negative: no timeout). Since a pipelined connection cannot skip a
+	// reply, a timeout takes the connection down: the oldest command fails with
+	// ErrTimeout, the others waiting behind it with ErrConnLost, and the connection
+	// reconnects. Commands that block on purpose (BLPOP with a long timeout) need a longer
+	// CommandTimeout or a backend of their own.
+	CommandTimeout time.Duration
+	// MaxPending bounds the commands waiting for a reply on one connection
+	// (default 16384). Beyond it Send fails at once with ErrBusy.
+	MaxPending int
+	// MinBackoff and MaxBackoff bound the wait between reconnection attempts (defaults
+	// 50ms and 2s). The wait starts at MinBackoff, doubles after each failed attempt up to
+	// MaxBackoff, and is jittered down by up to half so that connections do not retry in
+	// step.
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+	// Logger receives connects, disconnects and their reasons, and reconnection attempts
+	// (default: a null logger, so the backend is silent).
+	Logger hclog.Logger
+}
+
+// withDefaults returns cfg with defaults filled in, or an error if a field is invalid.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Addr == "" {
+		return cfg, errors.New("redis: Config.Addr is required")
+	}
+	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
+		return cfg, fmt.Errorf("redis: Config.Addr %q: %w", cfg.Addr, err)
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"DB", int64(cfg.DB)},
+		{"Conns", int64(cfg.Conns)},
+		{"MaxPending", int64(cfg.MaxPending)},
+		{"DialTimeout", int64(cfg.DialTimeout)},
+		{"MinBackoff", int64(cfg.MinBackoff)},
+		{"MaxBackoff", int64(cfg.MaxBackoff)},
+	} {
+		if f.v < 0 {
+			return cfg, fmt.Errorf("redis: Config.%s is negative", f.name)
+		}
+	}
+	def := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	if cfg.Conns == 0 {
+		cfg.Conns = DefaultConns
+	}
+	if cfg.MaxPending == 0 {
+		cfg.MaxPending = DefaultMaxPending
+	}
+	def(&cfg.DialTimeout, DefaultDialTimeout)
+	def(&cfg.CommandTimeout, DefaultCommandTimeout)
+	def(&cfg.MinBackoff, DefaultMinBackoff)
+	def(&cfg.MaxBackoff, DefaultMaxBackoff)
+	if cfg.MinBackoff > cfg.MaxBackoff {
+		return cfg, fmt.Errorf("redis: Config.MinBackoff %v exceeds MaxBackoff %v", cfg.MinBackoff, cfg.MaxBackoff)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	return cfg, nil
+}

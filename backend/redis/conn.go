@@ -1,0 +1,443 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/redchain/redchain/backend"
+	"github.com/redchain/redchain/proxy/resp"
+)
+
+// Read buffer sizes.
+const (
+	readSize    = 16 << 10 // initial size of a read buffer
+	minRead     = 4 << 10  // the least free space a read gets
+	maxKeep     = 1 << 20  // buffers above this size are given back once idle
+	shrinkAfter = 64       // after this many drained reads that did not need them
+)
+
+var (
+	// errGone: the connection went down while its reader was busy; whoever took it
+	// down has failed its commands and logged why.
+	errGone = errors.New("connection taken down")
+	// errUnexpected: the server sent a reply no command waits for.
+	errUnexpected = errors.New("reply with no command waiting")
+)
+
+type state uint8
+
+const (
+	stateDown   state = iota // connecting or reconnecting: Send fails with ErrUnavailable
+	stateUp                  // Send queues commands
+	stateClosed              // Send fails with ErrClosed, for good
+)
+
+// conn is one connection to the server, reconnected as often as needed by its run
+// goroutine, which is also its reader; a writer goroutine serves each socket.
+//
+// A socket's life is a generation (gen): it starts when run marks the connection up and
+// ends when someone takes it down (fail, checkTimeout, close) under mu, which drains the
+// queue, closes the socket and quit, and makes every goroutine of that generation stop
+// touching the queue.
+type conn struct {
+	b    *Backend
+	log  hclog.Logger
+	wake chan struct{} // capacity 1: there is something to write
+
+	mu     sync.Mutex
+	state  state
+	gen    uint64
+	nc     net.Conn      // while up
+	quit   chan struct{} // while up; closed when the generation ends
+	wbuf   []byte        // commands queued but not yet handed to the writer
+	queue  ring          // callbacks of the commands written or queued, oldest first
+	popped uint64        // replies delivered since the start: identifies the queue's head
+
+	// Owned by the reader (run).
+	parser resp.ReplyParser
+	rbuf   []byte
+	ends   []int      // where the frames of one read end
+	cbs    []callback // their callbacks
+	idle   int        // drained reads that did not need a buffer above maxKeep
+
+	// Owned by the watch goroutine: the head it saw waiting, and since when.
+	watchGen, watchHead uint64
+	watchSince          time.Time
+}
+
+// send queues cmd and done, or returns the error to give done.
+func (c *conn) send(cmd resp.Command, done callback) error {
+	c.mu.Lock()
+	switch {
+	case c.state == stateClosed:
+		c.mu.Unlock()
+		return c.b.errClosed
+	case c.state == stateDown:
+		c.mu.Unlock()
+		return c.b.errUnavailable
+	case c.queue.len() >= c.b.cfg.MaxPending:
+		c.mu.Unlock()
+		return c.b.errBusy
+	}
+	c.wbuf = cmd.AppendTo(c.wbuf)
+	c.queue.push(done)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default: // the writer has been woken already
+	}
+	return nil
+}
+
+// run connects, serves the connection until it breaks, and reconnects, until Close.
+// firstDone is called after the first connection attempt.
+func (c *conn) run(firstDone func()) {
+	defer c.b.wg.Done()
+	var once sync.Once
+	first := func() { once.Do(firstDone) }
+	defer first()
+	for attempt := 0; ; {
+		nc, err := c.dial()
+		var gen uint64
+		var quit chan struct{}
+		if err == nil {
+			gen, quit, err = c.up(nc)
+		}
+		first()
+		if c.b.ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			// Say it once per outage; the attempts that follow are details.
+			if attempt == 0 {
+				c.log.Warn("connect failed; retrying in the background", "error", err)
+			} else {
+				c.log.Debug("connect failed", "error", err, "attempt", attempt+1)
+			}
+			if !c.b.sleep(c.b.backoff(attempt)) {
+				return
+			}
+			attempt++
+			continue
+		}
+		attempt = 0
+		c.log.Info("connected")
+		wrote := make(chan struct{})
+		go func() {
+			defer close(wrote)
+			c.writeLoop(nc, gen, quit)
+		}()
+		c.fail(gen, c.readLoop(nc, gen))
+		<-wrote
+		// Wait a little even after a connection that worked, so that a server that
+		// accepts and drops connections at once is not hammered.
+		if !c.b.sleep(c.b.backoff(0)) {
+			return
+		}
+	}
+}
+
+// dial opens a socket and runs the handshake on it, within DialTimeout.
+func (c *conn) dial() (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(c.b.ctx, c.b.cfg.DialTimeout)
+	defer cancel()
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", c.b.cfg.Addr)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true) // Go's default already; we rely on it
+	}
+	if len(c.b.hello) > 0 {
+		// Interrupt the handshake at the timeout or on Close.
+		stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+		err = handshake(nc, c.b.hello)
+		if !stop() && err == nil {
+			err = ctx.Err() // the deadline may have been set: do not use this socket
+		}
+		if err != nil {
+			_ = nc.Close()
+			return nil, err
+		}
+	}
+	return nc, nil
+}
+
+// handshake sends cmds and checks that each is answered +OK. An error reply (a wrong
+// password, a DB out of range) is returned as an error.
+func handshake(nc net.Conn, cmds []resp.Command) error {
+	var out []byte
+	for _, cmd := range cmds {
+		out = cmd.AppendTo(out)
+	}
+	if _, err := nc.Write(out); err != nil {
+		return err
+	}
+	var p resp.ReplyParser
+	var buf []byte
+	for _, cmd := range cmds {
+		for {
+			n, err := p.Next(buf)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				if frame := string(buf[:n]); frame != "+OK\r\n" {
+					return fmt.Errorf("%s refused: %s", cmd.Args[0], strings.TrimSpace(frame))
+				}
+				buf = buf[n:]
+				break
+			}
+			buf = slices.Grow(buf, 512)
+			m, err := nc.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+m]
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// up marks the connection up with socket nc and returns the new generation.
+func (c *conn) up(nc net.Conn) (uint64, chan struct{}, error) {
+	c.mu.Lock()
+	if c.state == stateClosed {
+		c.mu.Unlock()
+		_ = nc.Close()
+		return 0, nil, c.b.errClosed
+	}
+	c.gen++
+	c.state, c.nc, c.quit = stateUp, nc, make(chan struct{})
+	gen, quit := c.gen, c.quit
+	c.mu.Unlock()
+	return gen, quit, nil
+}
+
+// writeLoop writes what Send queues, one buffer per system call, until the generation
+// ends.
+func (c *conn) writeLoop(nc net.Conn, gen uint64, quit <-chan struct{}) {
+	var spare []byte
+	for {
+		select {
+		case <-c.wake:
+		case <-quit:
+			return
+		}
+		c.mu.Lock()
+		if c.state != stateUp || c.gen != gen {
+			c.mu.Unlock()
+			return
+		}
+		buf := c.wbuf
+		c.wbuf = spare[:0]
+		c.mu.Unlock()
+		if len(buf) > 0 {
+			if _, err := nc.Write(buf); err != nil {
+				c.fail(gen, err)
+				return
+			}
+		}
+		if cap(buf) > maxKeep {
+			buf = nil // a huge command went by: do not keep its buffer
+		}
+		spare = buf
+	}
+}
+
+// readLoop reads replies and hands each to its command's callback until the socket
+// fails or the generation ends. It returns why it stopped.
+func (c *conn) readLoop(nc net.Conn, gen uint64) error {
+	c.parser.Reset()
+	buf, start := c.rbuf[:0], 0 // buf[start:] is not parsed yet
+	defer func() { c.rbuf = buf[:0] }()
+	for {
+		if start == len(buf) {
+			buf, start = c.drained(buf), 0
+		}
+		if cap(buf)-len(buf) < minRead {
+			buf, start = room(buf, start), 0
+		}
+		n, rerr := nc.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+
+		from := start
+		ends := c.ends[:0]
+		var perr error
+		for start < len(buf) {
+			m, err := c.parser.Next(buf[start:])
+			if err != nil {
+				perr = err
+				break
+			}
+			if m == 0 {
+				break
+			}
+			start += m
+			ends = append(ends, start)
+		}
+		c.ends = ends
+		if len(ends) > 0 {
+			if err := c.deliver(gen, buf, from, ends); err != nil {
+				return err
+			}
+		}
+		if perr != nil {
+			return perr
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+// deliver hands the frames buf[from:ends[0]], buf[ends[0]:ends[1]]... to the oldest
+// callbacks, taking them from the queue under one lock.
+func (c *conn) deliver(gen uint64, buf []byte, from int, ends []int) error {
+	c.mu.Lock()
+	if c.state != stateUp || c.gen != gen {
+		c.mu.Unlock()
+		return errGone
+	}
+	cbs := c.queue.popN(c.cbs[:0], len(ends))
+	c.popped += uint64(len(cbs))
+	c.mu.Unlock()
+	for i, done := range cbs {
+		done(resp.Raw(buf[from:ends[i]]), nil)
+		from = ends[i]
+		cbs[i] = nil
+	}
+	c.cbs = cbs[:0]
+	if len(cbs) < len(ends) {
+		return errUnexpected
+	}
+	return nil
+}
+
+// drained returns buf emptied, or a smaller buffer once a huge one has not been needed
+// for a while.
+func (c *conn) drained(buf []byte) []byte {
+	switch {
+	case cap(buf) <= maxKeep:
+	case len(buf) > maxKeep:
+		c.idle = 0
+	default:
+		if c.idle++; c.idle >= shrinkAfter {
+			c.idle = 0
+			return make([]byte, 0, readSize)
+		}
+	}
+	return buf[:0]
+}
+
+// room returns a buffer that holds buf[start:] at its start and has at least minRead
+// bytes free: buf itself with its unparsed bytes moved to the front, or, when they fill
+// more than half of it, a buffer twice as large. The parser allows its input to move.
+func room(buf []byte, start int) []byte {
+	rest := buf[start:]
+	size := cap(buf)
+	if len(rest)+minRead > size/2 {
+		size = max(readSize, 2*size, len(rest)+minRead)
+	}
+	if size == cap(buf) {
+		return buf[:copy(buf, rest)]
+	}
+	nb := make([]byte, len(rest), size)
+	copy(nb, rest)
+	return nb
+}
+
+// failed is a generation just taken down, with what remains to do outside the lock.
+type failed struct {
+	nc      net.Conn
+	quit    chan struct{}
+	waiting []callback
+}
+
+// takeDown ends the current generation, moving the connection to next (stateDown or
+// stateClosed). c.mu is held; the caller then calls finish without it.
+func (c *conn) takeDown(next state) failed {
+	f := failed{nc: c.nc, quit: c.quit, waiting: c.queue.drain()}
+	c.state, c.nc, c.quit = next, nil, nil
+	c.wbuf = c.wbuf[:0]
+	if cap(c.wbuf) > maxKeep {
+		c.wbuf = nil
+	}
+	return f
+}
+
+// finish closes the socket and fails the waiting commands: the oldest with first, the
+// others with rest.
+func (f failed) finish(first, rest error) {
+	if f.quit != nil {
+		close(f.quit)
+	}
+	if f.nc != nil {
+		_ = f.nc.Close()
+	}
+	for i, done := range f.waiting {
+		if i == 0 {
+			done(resp.Value{}, first)
+		} else {
+			done(resp.Value{}, rest)
+		}
+	}
+}
+
+// fail takes generation gen down because of cause, unless it has ended already.
+func (c *conn) fail(gen uint64, cause error) {
+	c.mu.Lock()
+	if c.state != stateUp || c.gen != gen {
+		c.mu.Unlock()
+		return
+	}
+	f := c.takeDown(stateDown)
+	c.mu.Unlock()
+	c.log.Warn("disconnected", "error", cause, "failed_commands", len(f.waiting))
+	lost := fmt.Errorf("redis %s: %w: %v", c.b.cfg.Addr, backend.ErrConnLost, cause)
+	f.finish(lost, lost)
+}
+
+// checkTimeout takes the connection down when the command at the head of its queue has
+// been there for timeout. It runs on the watch goroutine, every tick: the head's wait is
+// measured from the first tick that saw it, so a timeout fires between timeout and
+// timeout plus two ticks after the server last answered.
+func (c *conn) checkTimeout(now time.Time, timeout time.Duration) {
+	c.mu.Lock()
+	switch {
+	case c.state != stateUp || c.queue.len() == 0:
+		c.mu.Unlock()
+		c.watchSince = time.Time{}
+		return
+	case c.watchSince.IsZero() || c.watchGen != c.gen || c.watchHead != c.popped:
+		c.watchGen, c.watchHead, c.watchSince = c.gen, c.popped, now
+		c.mu.Unlock()
+		return
+	case now.Sub(c.watchSince) < timeout:
+		c.mu.Unlock()
+		return
+	}
+	f := c.takeDown(stateDown)
+	c.mu.Unlock()
+	c.watchSince = time.Time{}
+	c.log.Warn("disconnected: command timed out", "timeout", timeout, "failed_commands", len(f.waiting))
+	f.finish(c.b.errTimeout, fmt.Errorf("redis %s: %w: an earlier command timed out",
+		c.b.cfg.Addr, backend.ErrConnLost))
+}
+
+// close moves the connection to stateClosed for good and fails its waiting commands.
+func (c *conn) close() {
+	c.mu.Lock()
+	f := c.takeDown(stateClosed)
+	c.mu.Unlock()
+	f.finish(c.b.errClosed, c.b.errClosed)
+}

@@ -1,0 +1,61 @@
+// Package redis is a [backend.Backend] for one Redis server: a few pipelined connections
+// that many clients share.
+//
+// [New] opens Config.Conns connections (2 by default) and keeps them open, reconnecting
+// in the background when they break. [Backend.Send] appends the command to its
+// connection's write buffer and queues its callback; the connection's writer goroutine
+// sends everything queued since its last write in one system call, so the commands of
+// many clients travel together, and its reader goroutine matches replies to callbacks in
+// order. A steady stream of commands and replies allocates nothing in the backend.
+//
+// # Ordering
+//
+// A session (see [backend.WithSession]) always uses connection id % Conns, and commands
+// are written in the order Send queued them, so the commands of one session reach Redis
+// in Send order, and the callbacks of their replies run in that order, one at a time, on
+// the connection's reader goroutine. Errors are not ordered so: when a connection fails,
+// the commands waiting on it fail on the goroutine that noticed, possibly while the reader
+// still hands out earlier replies or while a later Send fails at once. Which commands
+// fail is ordered, though: a failure fails every command not yet answered on the
+// connection, so the commands answered there before it are those queued first. Commands
+// without a session are spread over the connections round-robin and keep no order
+// between them.
+//
+// # Threading
+//
+// Send and Close are safe for concurrent use from any goroutine. Send never blocks on the
+// network: it takes a short lock that is never held across I/O or a callback. Callbacks
+// run on the connection's reader goroutine for replies, and on the goroutine that
+// noticed a failure (a reader, a writer, the timeout watcher, Close, or Send itself) for
+// errors; a slow callback delays the replies behind it on its connection. A callback may
+// call Send, but not Close, which waits for the reader. The reply given to a callback
+// points into the read buffer and is valid only until the callback returns.
+//
+// # Failures
+//
+// While a connection is down, Send fails at once with [backend.ErrUnavailable]; when
+// MaxPending commands already wait on it, with [backend.ErrBusy]. A read or write error,
+// a protocol error, or a reply nobody waits for takes the connection down: every command
+// waiting on it fails at once with [backend.ErrConnLost] (it may or may not have run).
+// When the server answers none of the waiting commands for CommandTimeout, the oldest
+// fails with [backend.ErrTimeout] and the others with ErrConnLost: a pipelined connection
+// cannot skip a reply, so it is closed. The connection then reconnects, with exponential
+// backoff and jitter, and runs AUTH and SELECT before it takes commands again. After
+// Close, Send fails with [backend.ErrClosed]. Errors are wrapped with the address, and
+// errors.Is finds the backend errors in them. Every callback is called exactly once.
+//
+// The backend logs through Config.Logger: connections at Info level, disconnections with
+// their reason and the first failed attempt of an outage at Warn, and further attempts at
+// Debug, so that a server that stays down does not flood the log.
+//
+// # Shared connections
+//
+// The connections carry many sessions, so commands that change a connection's state or
+// the way the server answers on it would break the other sessions or the matching of
+// replies. Send answers them with an error reply, without sending them: SELECT, AUTH,
+// HELLO, RESET, QUIT, CLIENT REPLY, SUBSCRIBE and UNSUBSCRIBE (with their P and S
+// variants), MONITOR, SYNC, PSYNC, and the transaction commands MULTI, EXEC, DISCARD,
+// WATCH and UNWATCH (the commands of other sessions would join the transaction), and the
+// blocking commands (BLPOP and its kin, WAIT), which would stall every session behind them. A proxy
+// handles those itself, or uses a dedicated connection.
+package redis

@@ -1,0 +1,129 @@
+package redis
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/redchain/redchain/proxy/resp"
+)
+
+func TestRing(t *testing.T) {
+	t.Parallel()
+	var r ring
+	var got []int
+	mk := func(i int) callback { return func(resp.Value, error) { got = append(got, i) } }
+	next, want := 0, 0
+	// Push and pop in uneven steps so that the ring wraps around and grows while wrapped.
+	for round := range 50 {
+		for range round%7 + 3 {
+			r.push(mk(next))
+			next++
+		}
+		for _, f := range r.popN(nil, round%5+1) {
+			f(resp.Value{}, nil)
+		}
+	}
+	for _, f := range r.drain() {
+		f(resp.Value{}, nil)
+	}
+	if r.len() != 0 || r.drain() != nil {
+		t.Fatalf("ring not empty after drain: %d", r.len())
+	}
+	for _, i := range got {
+		if i != want {
+			t.Fatalf("popped %d, want %d", i, want)
+		}
+		want++
+	}
+	if want != next {
+		t.Fatalf("popped %d callbacks, pushed %d", want, next)
+	}
+	for i, f := range r.buf {
+		if f != nil {
+			t.Fatalf("slot %d still holds a callback", i)
+		}
+	}
+}
+
+func TestRoom(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		len, cap   int
+		start      int
+		wantCap    int
+		wantLength int
+	}{
+		{"empty", 0, 0, 0, readSize, 0},
+		{"move to front", readSize - 100, readSize, readSize - 200, readSize, 100},
+		{"grow when half full", readSize - 100, readSize, 1000, 2 * readSize, readSize - 1100},
+		{"grow a big one", 8 << 20, 8 << 20, 0, 16 << 20, 8 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			buf := make([]byte, tc.len, tc.cap)
+			for i := range buf {
+				buf[i] = byte(i)
+			}
+			rest := bytes.Clone(buf[tc.start:])
+			got := room(buf, tc.start)
+			if cap(got) != tc.wantCap || len(got) != tc.wantLength || !bytes.Equal(got, rest) {
+				t.Fatalf("room: len %d cap %d (same bytes: %v), want len %d cap %d",
+					len(got), cap(got), bytes.Equal(got, rest), tc.wantLength, tc.wantCap)
+			}
+			if cap(got)-len(got) < minRead {
+				t.Fatalf("room left %d bytes free, want %d", cap(got)-len(got), minRead)
+			}
+		})
+	}
+}
+
+func TestDrainedShrinks(t *testing.T) {
+	t.Parallel()
+	var c conn
+	buf := make([]byte, 100, 4*maxKeep)
+	for range shrinkAfter - 1 {
+		buf = c.drained(buf)
+	}
+	if cap(buf) != 4*maxKeep {
+		t.Fatalf("shrank after %d idle reads, want %d", shrinkAfter-1, shrinkAfter)
+	}
+	buf = c.drained(buf[:2*maxKeep]) // a big read: the count starts again
+	for range shrinkAfter - 1 {
+		buf = c.drained(buf)
+	}
+	if cap(buf) != 4*maxKeep {
+		t.Fatal("shrank although a big read came by")
+	}
+	buf = c.drained(buf)
+	if cap(buf) != readSize || len(buf) != 0 {
+		t.Fatalf("after %d idle reads: len %d cap %d, want 0 and %d", shrinkAfter, len(buf), cap(buf), readSize)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	t.Parallel()
+	cfg, err := Config{Addr: "127.0.0.1:1"}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Backend{cfg: cfg}
+	for attempt, hi := range []int64{50, 100, 200, 400, 800, 1600, 2000, 2000, 2000} {
+		for range 100 {
+			d := b.backoff(attempt).Milliseconds()
+			if d < hi/2 || d > hi {
+				t.Fatalf("backoff(%d) = %dms, want %d..%dms", attempt, d, hi/2, hi)
+			}
+		}
+	}
+	if d := b.backoff(1000); d > cfg.MaxBackoff {
+		t.Fatalf("backoff(1000) = %v, want at most %v", d, cfg.MaxBackoff)
+	}
+}
+
+func TestRefuseAllocs(t *testing.T) {
+	cmd := resp.NewCommand("GET", "k")
+	if allocs := testing.AllocsPerRun(100, func() { refuse(cmd) }); allocs > 0 {
+		t.Fatalf("refuse allocates %v times for an ordinary command", allocs)
+	}
+}

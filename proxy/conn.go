@@ -1,0 +1,478 @@
+package proxy
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/redchain/redchain/proxy/resp"
+)
+
+// Conn is one client connection.
+//
+// Its commands are served on its event loop, one at a time, in the order they arrived.
+// Methods are loop-only (call them from a handler, or from a function given to Post)
+// unless their doc says they are safe from any goroutine.
+type Conn struct {
+	srv    *Server
+	gc     gnet.Conn
+	loop   *loop
+	id     uint64
+	remote net.Addr
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// Loop-only state.
+	parser     resp.CommandParser
+	in         []byte // received bytes; in[inOff:] is not parsed yet
+	inOff      int
+	head       uint64 // oldest command whose reply has not been flushed
+	next       uint64 // next command to enter the chain
+	tail       uint64 // next sequence number to assign
+	held       int    // open holds; commands wait in the ring while > 0
+	closing    bool   // no more input; close once every reply is flushed
+	closeSent  bool
+	closed     bool
+	keys       []any
+	iov        [][]byte
+	lastActive int64
+
+	// mu guards what other goroutines touch: the ring's layout, each slot's writer and
+	// reply, and the flags below.
+	mu     sync.Mutex
+	ring   []*slot // len is a power of two; slot of seq is ring[seq&(len-1)]
+	active bool    // the loop is working on this connection and will flush it
+	queued bool    // on its loop's ready list
+	dead   bool    // closed: replies are dropped
+}
+
+// slot is one command in flight: its request, its writer and its encoded reply.
+type slot struct {
+	req    Request
+	w      *slotWriter // guarded by Conn.mu
+	open   bool        // guarded by Conn.mu: the writer may take the reply
+	done   bool        // guarded by Conn.mu: out holds the reply
+	out    []byte      // guarded by Conn.mu until done is seen
+	preset bool        // loop-only: answered by the proxy before dispatch (protocol error)
+	buf    []byte      // the command's bytes
+	args   [][]byte
+	start  int64 // when the command entered the chain, on the server clock
+}
+
+// Buffers bigger than these are dropped after use rather than kept for the next command,
+// so that one big value does not pin memory for the life of the connection.
+const (
+	keepBuf  = 64 << 10
+	keepArgs = 1024
+)
+
+// ID returns the connection's identifier, unique within the process. Safe from any
+// goroutine.
+func (c *Conn) ID() uint64 { return c.id }
+
+// RemoteAddr returns the client's address. Safe from any goroutine.
+func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+
+// Context returns the connection's context: the one its commands are served with, which
+// is canceled when the connection closes. Safe from any goroutine.
+func (c *Conn) Context() context.Context { return c.ctx }
+
+// Closed reports whether the connection has closed. Loop-only.
+func (c *Conn) Closed() bool { return c.closed }
+
+// Close closes the connection without waiting for replies still in flight. Safe from any
+// goroutine.
+func (c *Conn) Close() error { return c.gc.Close() }
+
+// Post runs fn on the connection's event loop, after the current callback returns; never
+// inline, even when called from the loop itself. It is how an asynchronous step comes back
+// to touch loop-only state. fn runs even if the connection closed meanwhile (see Closed),
+// but not once the server has stopped. Safe from any goroutine.
+func (c *Conn) Post(fn func()) { c.loop.post(fn) }
+
+// Hold stops the connection's later commands from entering the chain until release is
+// called. Commands that arrive meanwhile wait in the connection's pending queue, in order;
+// after release they enter the chain from its head. The command being served when Hold is
+// called is not affected: it still owes its reply.
+//
+// The pending queue is bounded (WithMaxPending): when it is full the server stops reading
+// the connection, so a client that keeps writing is slowed down, never dropped and never
+// a cause of unbounded memory.
+//
+// Hold is loop-only. release is idempotent and safe from any goroutine; it takes effect on
+// the loop, after the current callback returns.
+func (c *Conn) Hold() (release func()) {
+	c.held++
+	var once atomic.Bool
+	return func() {
+		if once.Swap(true) {
+			return
+		}
+		c.Post(func() {
+			c.held--
+			c.run()
+		})
+	}
+}
+
+// run does all the work the connection has: parse what was received, dispatch what may
+// enter the chain, flush the replies that are ready in order, and repeat while flushing
+// made room for more.
+func (c *Conn) run() {
+	if c.closed {
+		return
+	}
+	now := c.srv.clock()
+	for {
+		c.mu.Lock()
+		c.active = true
+		c.queued = false
+		c.mu.Unlock()
+		c.parse()
+		c.dispatch(now)
+		flushed := c.flush()
+		if c.closed {
+			return
+		}
+		if flushed == 0 || !c.canRead() {
+			break
+		}
+	}
+	if c.closing && c.head == c.tail && !c.closeSent {
+		c.closeSent = true
+		_ = c.gc.Close()
+	}
+}
+
+// canRead reports whether parsing more input is allowed now.
+func (c *Conn) canRead() bool {
+	o := &c.srv.opts
+	return c.inOff < len(c.in) && !c.closing && !c.srv.draining.Load() &&
+		c.tail-c.head < uint64(o.maxInflight) && int(c.tail-c.next) < o.maxPending &&
+		(o.maxOutbound <= 0 || c.gc.OutboundBuffered() < o.maxOutbound)
+}
+
+// parse turns received bytes into pending commands while the ring has room.
+func (c *Conn) parse() {
+	for c.canRead() {
+		cmd, n, err := c.parser.Parse(c.in[c.inOff:])
+		if err != nil {
+			c.fail(resp.Errorf(err))
+			break
+		}
+		if n == 0 {
+			if max := c.srv.opts.maxQueryBuffer; max > 0 && len(c.in)-c.inOff > max {
+				c.fail(resp.Error("ERR", "Protocol error: query buffer limit exceeded"))
+			}
+			break
+		}
+		c.inOff += n
+		if len(cmd.Args) == 0 {
+			continue // an empty line or *0: Redis skips these
+		}
+		c.push().load(cmd)
+	}
+	// Keep the unparsed rest at the front of the buffer, moving it only when that halves
+	// the buffer, so that a big command arriving in pieces is not copied over and over.
+	switch {
+	case c.inOff == len(c.in):
+		if cap(c.in) > keepBuf {
+			c.in = nil
+		} else {
+			c.in = c.in[:0]
+		}
+		c.inOff = 0
+	case c.inOff > len(c.in)/2:
+		c.in = c.in[:copy(c.in, c.in[c.inOff:])]
+		c.inOff = 0
+	}
+}
+
+// fail answers, after every earlier reply, with v, and closes the connection: the input
+// cannot be trusted past a protocol error.
+func (c *Conn) fail(v resp.Value) {
+	s := c.push()
+	s.preset = true
+	s.args = s.args[:0]
+	s.req.cmd = resp.Command{}
+	s.req.name = s.req.name[:0]
+	c.mu.Lock()
+	s.out = v.AppendTo(s.out[:0])
+	s.done = true
+	c.mu.Unlock()
+	c.closing = true
+	c.in, c.inOff = nil, 0
+}
+
+// push returns the slot of a new command at tail, growing the ring if it is full.
+func (c *Conn) push() *slot {
+	if c.tail-c.head == uint64(len(c.ring)) {
+		c.grow()
+	}
+	s := c.ring[c.tail&uint64(len(c.ring)-1)]
+	s.req.seq = c.tail
+	s.preset = false
+	c.tail++
+	c.loop.inflight++
+	return s
+}
+
+// grow doubles the ring, keeping each live slot at its sequence number's new index.
+func (c *Conn) grow() {
+	n := 2 * len(c.ring)
+	if n == 0 {
+		n = initialRing
+	}
+	ring := make([]*slot, n)
+	for seq := c.head; seq < c.tail; seq++ {
+		ring[seq&uint64(n-1)] = c.ring[seq&uint64(len(c.ring)-1)]
+	}
+	for i := range ring {
+		if ring[i] == nil {
+			ring[i] = &slot{w: newSlotWriter(c), req: Request{conn: c}}
+		}
+	}
+	c.mu.Lock()
+	c.ring = ring
+	c.mu.Unlock()
+}
+
+// initialRing is the ring's first size; it doubles on demand up to MaxInflight, so an
+// idle connection costs little.
+const initialRing = 4
+
+// load copies cmd into the slot, which owns its bytes from then on.
+func (s *slot) load(cmd resp.Command) {
+	s.args = s.args[:0]
+	if raw := cmd.Raw; raw != nil {
+		s.buf = append(s.buf[:0], raw...)
+		base := uintptr(unsafe.Pointer(unsafe.SliceData(raw)))
+		for _, a := range cmd.Args {
+			// Args point into Raw: keep the same offsets in the copy.
+			off := int(uintptr(unsafe.Pointer(unsafe.SliceData(a))) - base)
+			if off < 0 || off+len(a) > len(raw) {
+				s.loadArgs(cmd.Args)
+				return
+			}
+			s.args = append(s.args, s.buf[off:off+len(a):off+len(a)])
+		}
+		s.req.cmd = resp.Command{Args: s.args, Raw: s.buf}
+	} else {
+		s.loadArgs(cmd.Args)
+	}
+	s.req.name = appendLower(s.req.name[:0], s.args[0])
+}
+
+// loadArgs copies arguments that do not come with their raw encoding.
+func (s *slot) loadArgs(args [][]byte) {
+	s.buf = s.buf[:0]
+	for _, a := range args {
+		s.buf = append(s.buf, a...)
+	}
+	s.args = s.args[:0]
+	off := 0
+	for _, a := range args {
+		s.args = append(s.args, s.buf[off:off+len(a):off+len(a)])
+		off += len(a)
+	}
+	s.req.cmd = resp.Command{Args: s.args}
+	s.req.name = appendLower(s.req.name[:0], s.args[0])
+}
+
+// dispatch passes pending commands into the chain, in order, until one holds the
+// connection.
+func (c *Conn) dispatch(now int64) {
+	for c.next < c.tail && c.held == 0 && !c.closed {
+		s := c.ring[c.next&uint64(len(c.ring)-1)]
+		c.next++
+		if s.preset {
+			continue
+		}
+		c.mu.Lock()
+		s.w.seq = s.req.seq
+		s.open = true
+		c.mu.Unlock()
+		s.start = now
+		if s.req.Is("quit") {
+			// QUIT is the proxy's own: answer it, drop what was pipelined after it, and
+			// close once the replies before it are out.
+			s.w.WriteReply(resp.OK)
+			c.drop(c.next)
+			c.closing = true
+			c.in, c.inOff = nil, 0
+			return
+		}
+		c.serve(s)
+	}
+}
+
+// drop forgets the pending commands from seq on.
+func (c *Conn) drop(seq uint64) {
+	if n := c.tail - seq; n > 0 {
+		c.loop.inflight -= int(n)
+		c.tail = seq
+		if c.next > seq {
+			c.next = seq
+		}
+	}
+}
+
+// serve runs the chain for one command. A panic becomes an error reply for that command.
+func (c *Conn) serve(s *slot) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.srv.opts.logger.Error("panic serving command", "command", string(s.req.name), "conn", c.id, "panic", r)
+			s.w.WriteReply(resp.Error("ERR", "internal error"))
+		}
+	}()
+	c.srv.handler.ServeRESP(c.ctx, s.w, &s.req)
+}
+
+// complete takes the reply of w's command. Any goroutine.
+func (c *Conn) complete(w *slotWriter, v resp.Value) bool {
+	c.mu.Lock()
+	if c.dead {
+		c.mu.Unlock()
+		return false
+	}
+	s := c.ring[w.seq&uint64(len(c.ring)-1)]
+	if s.w != w || !s.open {
+		late := s.w != w
+		c.mu.Unlock()
+		c.srv.rejected(c, late)
+		return false
+	}
+	s.out = v.AppendTo(s.out[:0])
+	s.open = false
+	s.done = true
+	wake := !c.active && !c.queued
+	if wake {
+		c.queued = true
+	}
+	c.mu.Unlock()
+	if wake {
+		c.loop.ready(c)
+	}
+	return true
+}
+
+// flush writes the replies that are ready, in order, and frees their slots.
+func (c *Conn) flush() int {
+	c.mu.Lock()
+	c.active = false
+	mask := uint64(len(c.ring) - 1)
+	seq := c.head
+	for seq < c.next {
+		s := c.ring[seq&mask]
+		if !s.done {
+			break
+		}
+		s.done = false
+		c.iov = append(c.iov, s.out)
+		seq++
+	}
+	c.mu.Unlock()
+	n := int(seq - c.head)
+	if n == 0 {
+		return 0
+	}
+	if !c.closed {
+		_, _ = c.gc.Writev(c.iov)
+	}
+	clear(c.iov)
+	c.iov = c.iov[:0]
+	for ; c.head < seq; c.head++ {
+		c.ring[c.head&mask].reset()
+	}
+	c.loop.inflight -= n
+	c.loop.drained()
+	return n
+}
+
+// reset readies a flushed slot for its next command.
+func (s *slot) reset() {
+	if cap(s.buf) > keepBuf {
+		s.buf = nil
+	}
+	if cap(s.out) > keepBuf {
+		s.out = nil
+	}
+	if cap(s.args) > keepArgs {
+		s.args = nil
+	}
+	s.req.cmd = resp.Command{}
+}
+
+// expire answers, with a timeout error, the commands that have waited longer than the
+// reply timeout. Their writers are replaced, so a reply that comes later is refused.
+func (c *Conn) expire(now, timeout int64) {
+	mask := uint64(len(c.ring) - 1)
+	expired := false
+	c.mu.Lock()
+	for seq := c.head; seq < c.next; seq++ {
+		s := c.ring[seq&mask]
+		if s.open && now-s.start >= timeout {
+			s.open = false
+			s.done = true
+			s.out = errReplyTimeout.AppendTo(s.out[:0])
+			s.w = newSlotWriter(c)
+			expired = true
+		}
+	}
+	c.mu.Unlock()
+	if expired {
+		c.srv.opts.logger.Warn("reply timeout", "conn", c.id, "timeout", c.srv.opts.replyTimeout)
+		c.run()
+	}
+}
+
+var errReplyTimeout = resp.Error("ERR", "redchain: reply timeout")
+
+// closeLoop releases the connection's state; gnet calls it through OnClose.
+func (c *Conn) closeLoop() {
+	c.closed = true
+	c.mu.Lock()
+	c.dead = true
+	c.mu.Unlock()
+	c.cancel()
+	c.loop.inflight -= int(c.tail - c.head)
+	c.head, c.next = c.tail, c.tail
+	c.in = nil
+	delete(c.loop.conns, c)
+	c.loop.drained()
+}
+
+// ConnKey is a typed key for per-connection state, such as "authenticated as". Make
+// one per purpose with NewConnKey, usually in a package-level variable.
+type ConnKey[T any] struct{ idx int }
+
+var connKeys atomic.Int64
+
+// NewConnKey returns a new key, distinct from every other.
+func NewConnKey[T any]() ConnKey[T] { return ConnKey[T]{idx: int(connKeys.Add(1))} }
+
+// Get returns the value stored under k on c, or T's zero value. Loop-only.
+func (k ConnKey[T]) Get(c *Conn) T {
+	if k.idx < len(c.keys) {
+		if v, ok := c.keys[k.idx].(T); ok {
+			return v
+		}
+	}
+	var zero T
+	return zero
+}
+
+// Set stores v under k on c. Loop-only.
+func (k ConnKey[T]) Set(c *Conn, v T) {
+	if k.idx == 0 {
+		panic("proxy: ConnKey not made by NewConnKey")
+	}
+	for len(c.keys) <= k.idx {
+		c.keys = append(c.keys, nil)
+	}
+	c.keys[k.idx] = v
+}

@@ -1,0 +1,98 @@
+package proxy
+
+import (
+	"runtime"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/redchain/redchain/proxy/resp"
+)
+
+// Option configures a Server.
+type Option func(*options)
+
+type options struct {
+	loops          int
+	maxInflight    int
+	maxPending     int
+	maxClients     int
+	maxOutbound    int
+	maxQueryBuffer int
+	idleTimeout    time.Duration
+	replyTimeout   time.Duration
+	limits         resp.Limits
+	logger         hclog.Logger
+}
+
+// Defaults of the options.
+const (
+	DefaultMaxInflight    = 1024      // commands of one connection in flight
+	DefaultMaxClients     = 10000     // as Redis's maxclients
+	DefaultMaxOutbound    = 64 << 20  // bytes of replies waiting for a slow client
+	DefaultMaxQueryBuffer = 1 << 30   // as Redis's client-query-buffer-limit
+	DefaultReplyTimeout   = time.Minute
+)
+
+func defaultOptions() options {
+	return options{
+		loops:          runtime.GOMAXPROCS(0),
+		maxInflight:    DefaultMaxInflight,
+		maxClients:     DefaultMaxClients,
+		maxOutbound:    DefaultMaxOutbound,
+		maxQueryBuffer: DefaultMaxQueryBuffer,
+		replyTimeout:   DefaultReplyTimeout,
+		logger:         hclog.NewNullLogger(),
+	}
+}
+
+// WithEventLoops sets the number of event loops (default GOMAXPROCS). Each connection
+// lives on one loop for its whole life.
+func WithEventLoops(n int) Option { return func(o *options) { o.loops = n } }
+
+// WithMaxInflight bounds the commands of one connection that are parsed but whose replies
+// have not been written yet (default 1024; rounded up to a power of two). When a
+// connection reaches it, the server stops reading from it until replies go out: a client
+// that pipelines deeper is slowed down, never refused.
+func WithMaxInflight(n int) Option { return func(o *options) { o.maxInflight = n } }
+
+// WithMaxPending bounds the commands of one connection that wait behind a hold
+// (Conn.Hold) without having entered the chain (default: MaxInflight). Reaching it stops
+// reading from the connection, as with MaxInflight.
+func WithMaxPending(n int) Option { return func(o *options) { o.maxPending = n } }
+
+// WithMaxClients bounds the open client connections (default 10000, as Redis). A client
+// beyond it gets "-ERR max number of clients reached" and is closed.
+func WithMaxClients(n int) Option { return func(o *options) { o.maxClients = n } }
+
+// WithMaxOutbound bounds the reply bytes waiting for a client that does not read them
+// (default 64 MiB). Beyond it, the server stops serving that client's commands until it
+// reads. 0 means no bound.
+func WithMaxOutbound(n int) Option { return func(o *options) { o.maxOutbound = n } }
+
+// WithMaxQueryBuffer bounds the bytes of one incomplete command (default 1 GiB, Redis's
+// client-query-buffer-limit). A client beyond it gets a protocol error and is closed.
+func WithMaxQueryBuffer(n int) Option { return func(o *options) { o.maxQueryBuffer = n } }
+
+// WithIdleTimeout closes connections that have sent nothing and wait for nothing for d
+// (default 0: never, as Redis's timeout 0).
+func WithIdleTimeout(d time.Duration) Option { return func(o *options) { o.idleTimeout = d } }
+
+// WithReplyTimeout answers "-ERR redchain: reply timeout" for a command whose reply has
+// not been written d after it entered the chain (default one minute; 0 disables it). It
+// is a safety net against a handler that forgets to reply, not a command timeout:
+// backends have their own, shorter ones. A reply that comes later is dropped.
+func WithReplyTimeout(d time.Duration) Option { return func(o *options) { o.replyTimeout = d } }
+
+// WithLimits sets the protocol limits for client commands (bulk length, number of
+// arguments, inline length); zero fields keep Redis's defaults.
+func WithLimits(l resp.Limits) Option { return func(o *options) { o.limits = l } }
+
+// WithLogger sets the logger of the server and of gnet underneath it (default: silent).
+func WithLogger(l hclog.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.logger = l
+		}
+	}
+}

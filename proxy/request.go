@@ -1,0 +1,75 @@
+package proxy
+
+import (
+	"github.com/redchain/redchain/proxy/resp"
+)
+
+// Request is one command of a client connection. The server owns it: it stays valid
+// until its reply is written, and is then reused for a later command. A handler that
+// needs a command beyond its reply clones it (resp.Command.Clone).
+type Request struct {
+	conn *Conn
+	seq  uint64
+	cmd  resp.Command
+	name []byte // lower-case command name
+}
+
+// Conn returns the client connection the command came from.
+func (r *Request) Conn() *Conn { return r.conn }
+
+// Seq returns the command's sequence number on its connection: 0 for the first command,
+// then 1, 2, ... Replies leave in Seq order.
+func (r *Request) Seq() uint64 { return r.seq }
+
+// Command returns the command. Its Raw field holds the bytes it arrived as, when it
+// arrived as a RESP array and has not been changed.
+func (r *Request) Command() resp.Command { return r.cmd }
+
+// Args returns the command's arguments, name first. Do not modify them; use SetCommand.
+func (r *Request) Args() [][]byte { return r.cmd.Args }
+
+// Name returns the command's name in lower case ("get", "client"). Do not modify it.
+func (r *Request) Name() []byte { return r.name }
+
+// Is reports whether the command's name is name, ignoring case. name must be lower case.
+func (r *Request) Is(name string) bool { return string(r.name) == name }
+
+// SetCommand replaces the command that later handlers in the chain see, for middleware
+// that rewrite commands. cmd must stay valid until the reply is written (it is not
+// copied). Loop-only: call it while serving the request, before passing it on.
+func (r *Request) SetCommand(cmd resp.Command) {
+	r.cmd = cmd
+	r.name = appendLower(r.name[:0], firstArg(cmd))
+}
+
+func firstArg(cmd resp.Command) []byte {
+	if len(cmd.Args) == 0 {
+		return nil
+	}
+	return cmd.Args[0]
+}
+
+// maxNameLen bounds the lower-cased copy of a command name; longer names are not commands.
+const maxNameLen = 64
+
+func appendLower(dst, name []byte) []byte {
+	if len(name) > maxNameLen {
+		name = name[:maxNameLen]
+	}
+	for _, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// String returns the command, quoted, for messages and tests.
+func (r *Request) String() string { return r.cmd.String() }
+
+// NewRequest returns a request for cmd that belongs to no connection (Conn returns nil),
+// for calling a handler directly in a unit test (see proxytest.Recorder).
+func NewRequest(cmd resp.Command) *Request {
+	return &Request{cmd: cmd, name: appendLower(nil, firstArg(cmd))}
+}

@@ -1,0 +1,482 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+)
+
+// ErrServerClosed is returned by ListenAndServe after Shutdown.
+var ErrServerClosed = errors.New("proxy: server closed")
+
+// Server accepts Redis clients and serves their commands through a Handler.
+type Server struct {
+	handler Handler
+	obs     ConnObserver
+	opts    options
+	start   time.Time
+
+	started  atomic.Bool
+	draining atomic.Bool
+	ready    chan struct{} // closed once listening, or once ListenAndServe failed
+	done     chan struct{} // closed when ListenAndServe returns
+	addr     net.Addr
+	eng      gnet.Engine
+
+	doubleReplies atomic.Uint64
+	lateReplies   atomic.Uint64
+
+	mu        sync.Mutex
+	loops     map[gnet.EventLoop]*loop
+	clients   int
+	drainedCh chan struct{}
+	stopTick  chan struct{}
+	ticker    sync.WaitGroup
+}
+
+var connIDs atomic.Uint64
+
+// New returns a server that serves every command with h. Options tune its limits; see
+// the With... functions. New panics if h is nil, a programmer error.
+func New(h Handler, opts ...Option) *Server {
+	if h == nil {
+		panic("proxy: nil handler")
+	}
+	s := &Server{
+		handler:  h,
+		opts:     defaultOptions(),
+		start:    time.Now(),
+		ready:    make(chan struct{}),
+		done:     make(chan struct{}),
+		loops:    map[gnet.EventLoop]*loop{},
+		stopTick: make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(&s.opts)
+	}
+	o := &s.opts
+	if o.loops <= 0 {
+		o.loops = 1
+	}
+	if o.maxInflight < 1 {
+		o.maxInflight = DefaultMaxInflight
+	}
+	n := 1
+	for n < o.maxInflight {
+		n *= 2
+	}
+	o.maxInflight = n
+	if o.maxPending <= 0 || o.maxPending > o.maxInflight {
+		o.maxPending = o.maxInflight
+	}
+	if obs, ok := h.(ConnObserver); ok {
+		s.obs = obs
+	}
+	return s
+}
+
+// ListenAndServe listens on the TCP address addr ("127.0.0.1:6380"; port 0 picks a free
+// one, see Addr) and serves until Shutdown, when it returns ErrServerClosed. It may be
+// called once.
+func (s *Server) ListenAndServe(addr string) error {
+	if !s.started.CompareAndSwap(false, true) {
+		return errors.New("proxy: server already started")
+	}
+	defer close(s.done)
+	err := gnet.Run(&events{s: s}, "tcp://"+addr,
+		gnet.WithNumEventLoop(s.opts.loops),
+		gnet.WithMulticore(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithTicker(false),
+		gnet.WithLogger(gnetLogger{s.opts.logger.Named("gnet")}),
+	)
+	select {
+	case <-s.ready:
+	default:
+		close(s.ready) // the engine failed before it booted
+	}
+	if s.draining.Load() {
+		return ErrServerClosed
+	}
+	if err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	return nil
+}
+
+// Ready returns a channel that is closed once the server listens (then Addr is set), or
+// once ListenAndServe has failed to start. Safe from any goroutine.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Addr returns the address the server listens on, or nil before it does.
+func (s *Server) Addr() net.Addr {
+	select {
+	case <-s.ready:
+		return s.addr
+	default:
+		return nil
+	}
+}
+
+// Shutdown stops the server gracefully: it stops accepting connections and reading
+// commands, waits until every command already read has been answered and its reply
+// written, then closes every connection and returns. If ctx ends first, it closes them
+// at once and returns ctx's error. Safe from any goroutine.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if !s.draining.CompareAndSwap(false, true) {
+		<-s.done
+		return nil
+	}
+	if !s.started.Load() {
+		return nil
+	}
+	select {
+	case <-s.ready:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if s.addr == nil { // never booted
+		<-s.done
+		return nil
+	}
+	s.mu.Lock()
+	loops := make([]*loop, 0, len(s.loops))
+	for _, l := range s.loops {
+		loops = append(loops, l)
+	}
+	s.drainedCh = make(chan struct{}, len(loops))
+	s.mu.Unlock()
+	for _, l := range loops {
+		l.post(l.drain)
+	}
+	var err error
+	for range loops {
+		select {
+		case <-s.drainedCh:
+			continue
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		break
+	}
+	close(s.stopTick)
+	s.ticker.Wait()
+	stopCtx := ctx
+	if err != nil {
+		var cancel context.CancelFunc
+		stopCtx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+	}
+	if e := s.eng.Stop(stopCtx); e != nil && err == nil {
+		err = fmt.Errorf("proxy: %w", e)
+	}
+	<-s.done
+	return err
+}
+
+// clock returns the server's monotonic clock in nanoseconds.
+func (s *Server) clock() int64 { return int64(time.Since(s.start)) }
+
+// rejected reports a reply that a writer was not allowed to write.
+func (s *Server) rejected(c *Conn, late bool) {
+	if late {
+		s.lateReplies.Add(1)
+		s.opts.logger.Debug("late reply dropped: the proxy had answered the command already", "conn", c.id)
+		return
+	}
+	s.doubleReplies.Add(1)
+	s.opts.logger.Warn("second reply to one command dropped: a handler wrote twice", "conn", c.id)
+}
+
+// Stats are counters of a server's life so far.
+type Stats struct {
+	Conns         int    // client connections open now
+	DoubleReplies uint64 // replies refused because the command had its reply already
+	LateReplies   uint64 // replies dropped because the proxy had answered (reply timeout)
+}
+
+// Stats returns the server's counters. Safe from any goroutine.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	n := s.clients
+	s.mu.Unlock()
+	return Stats{Conns: n, DoubleReplies: s.doubleReplies.Load(), LateReplies: s.lateReplies.Load()}
+}
+
+// tick runs the periodic checks: reply timeouts and idle connections.
+func (s *Server) tick(period time.Duration) {
+	defer s.ticker.Done()
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopTick:
+			return
+		case <-t.C:
+			s.mu.Lock()
+			for _, l := range s.loops {
+				l.post(l.check)
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+// tickPeriod is how often timeouts are checked: a quarter of the shortest timeout, within
+// [5ms, 1s].
+func (o *options) tickPeriod() time.Duration {
+	d := time.Second
+	for _, t := range []time.Duration{o.replyTimeout, o.idleTimeout} {
+		if t > 0 && t/4 < d {
+			d = t / 4
+		}
+	}
+	return max(d, 5*time.Millisecond)
+}
+
+// events is the server's gnet event handler.
+type events struct {
+	gnet.BuiltinEventEngine
+	s *Server
+}
+
+func (e *events) OnBoot(eng gnet.Engine) gnet.Action {
+	s := e.s
+	s.eng = eng
+	addr, err := listenAddr(eng)
+	if err != nil {
+		s.opts.logger.Error("cannot read the listening address", "error", err)
+		return gnet.Shutdown
+	}
+	s.addr = addr
+	s.ticker.Add(1)
+	go s.tick(s.opts.tickPeriod())
+	s.opts.logger.Info("listening", "addr", addr.String(), "loops", s.opts.loops)
+	close(s.ready)
+	return gnet.None
+}
+
+// listenAddr finds the bound address (the port, when 0 was asked for).
+func listenAddr(eng gnet.Engine) (net.Addr, error) {
+	fd, err := eng.Dup()
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return nil, err
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}, nil
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}, nil
+	}
+	return nil, fmt.Errorf("unexpected socket address %T", sa)
+}
+
+var errMaxClients = []byte("-ERR max number of clients reached\r\n")
+
+func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	s := e.s
+	s.mu.Lock()
+	if s.draining.Load() {
+		s.mu.Unlock()
+		return nil, gnet.Close
+	}
+	if s.clients >= s.opts.maxClients {
+		s.mu.Unlock()
+		s.opts.logger.Warn("client refused: max clients reached", "remote", gc.RemoteAddr().String())
+		return errMaxClients, gnet.Close
+	}
+	s.clients++
+	l := s.loops[gc.EventLoop()]
+	if l == nil {
+		l = &loop{srv: s, el: gc.EventLoop(), conns: map[*Conn]struct{}{}}
+		s.loops[gc.EventLoop()] = l
+	}
+	s.mu.Unlock()
+
+	c := &Conn{srv: s, gc: gc, loop: l, id: connIDs.Add(1), remote: gc.RemoteAddr()}
+	c.parser.Limits = s.opts.limits
+	c.lastActive = s.clock()
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	if s.obs != nil {
+		c.ctx = s.obs.ObserveConn(c.ctx, c)
+	}
+	c.grow()
+	l.conns[c] = struct{}{}
+	gc.SetContext(c)
+	return nil, gnet.None
+}
+
+func (e *events) OnClose(gc gnet.Conn, err error) gnet.Action {
+	c, ok := gc.Context().(*Conn)
+	if !ok {
+		return gnet.None
+	}
+	c.closeLoop()
+	e.s.mu.Lock()
+	e.s.clients--
+	e.s.mu.Unlock()
+	return gnet.None
+}
+
+func (e *events) OnTraffic(gc gnet.Conn) gnet.Action {
+	c := gc.Context().(*Conn)
+	buf, _ := gc.Next(-1)
+	if len(buf) > 0 && !c.closing {
+		c.in = append(c.in, buf...)
+		c.lastActive = e.s.clock()
+	}
+	c.run()
+	return gnet.None
+}
+
+// loop is the server's state for one gnet event loop: a queue of functions to run on it
+// (Conn.Post) and of connections with replies to flush.
+type loop struct {
+	srv *Server
+	el  gnet.EventLoop
+
+	conns    map[*Conn]struct{} // loop-only
+	inflight int                // loop-only: commands read and not yet answered
+	drainSig bool               // loop-only
+
+	mu        sync.Mutex
+	tasks     []func()
+	readyq    []*Conn
+	scheduled bool
+	spareT    []func()
+	spareR    []*Conn
+}
+
+// post queues fn to run on the loop. Any goroutine.
+func (l *loop) post(fn func()) {
+	l.mu.Lock()
+	l.tasks = append(l.tasks, fn)
+	l.schedule()
+}
+
+// ready queues c to be run (its replies flushed). Any goroutine.
+func (l *loop) ready(c *Conn) {
+	l.mu.Lock()
+	l.readyq = append(l.readyq, c)
+	l.schedule()
+}
+
+// schedule wakes the loop unless a wake-up is already on its way; it unlocks l.mu.
+func (l *loop) schedule() {
+	wake := !l.scheduled
+	l.scheduled = true
+	l.mu.Unlock()
+	if wake {
+		if err := l.el.Execute(context.Background(), l); err != nil {
+			// The engine is shutting down: nothing will run on this loop again.
+			l.mu.Lock()
+			l.tasks, l.readyq = l.tasks[:0], l.readyq[:0]
+			l.mu.Unlock()
+		}
+	}
+}
+
+// Run is called by gnet on the loop: it runs the queued functions, then the queued
+// connections.
+func (l *loop) Run(context.Context) error {
+	for {
+		l.mu.Lock()
+		if len(l.tasks) == 0 && len(l.readyq) == 0 {
+			l.scheduled = false
+			l.mu.Unlock()
+			return nil
+		}
+		tasks, readyq := l.tasks, l.readyq
+		l.tasks, l.readyq = l.spareT[:0], l.spareR[:0]
+		l.mu.Unlock()
+		for i, fn := range tasks {
+			l.runTask(fn)
+			tasks[i] = nil
+		}
+		for i, c := range readyq {
+			c.run()
+			readyq[i] = nil
+		}
+		l.spareT, l.spareR = tasks[:0], readyq[:0]
+	}
+}
+
+func (l *loop) runTask(fn func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			l.srv.opts.logger.Error("panic in a function posted to the event loop", "panic", r)
+		}
+	}()
+	fn()
+}
+
+// check answers expired commands and closes idle connections. Loop-only.
+func (l *loop) check() {
+	now := l.srv.clock()
+	o := &l.srv.opts
+	for c := range l.conns {
+		if c.head == c.tail {
+			if o.idleTimeout > 0 && now-c.lastActive >= int64(o.idleTimeout) && !c.closeSent {
+				c.closeSent = true
+				_ = c.gc.Close()
+			}
+			if c.inOff < len(c.in) {
+				c.run() // input waiting for outbound room
+			}
+			continue
+		}
+		if o.replyTimeout > 0 {
+			c.expire(now, int64(o.replyTimeout))
+		}
+		c.run()
+	}
+}
+
+// drain is posted once by Shutdown: from then on, connections only finish what they have.
+func (l *loop) drain() {
+	for c := range l.conns {
+		c.closing = true
+		c.run()
+	}
+	l.drained()
+}
+
+// drained tells Shutdown, once, that this loop has no command left in flight.
+func (l *loop) drained() {
+	if l.inflight == 0 && !l.drainSig && l.srv.draining.Load() {
+		l.srv.mu.Lock()
+		ch := l.srv.drainedCh
+		l.srv.mu.Unlock()
+		if ch != nil {
+			l.drainSig = true
+			ch <- struct{}{}
+		}
+	}
+}
+
+// gnetLogger sends gnet's logging to an hclog.Logger.
+type gnetLogger struct{ l hclog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) {
+	if g.l.IsDebug() {
+		g.l.Debug(strings.TrimSpace(fmt.Sprintf(f, a...)))
+	}
+}
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Info(strings.TrimSpace(fmt.Sprintf(f, a...))) }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn(strings.TrimSpace(fmt.Sprintf(f, a...))) }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...))) }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...))) }

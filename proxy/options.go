@@ -27,10 +27,10 @@ type options struct {
 
 // Defaults of the options.
 const (
-	DefaultMaxInflight    = 1024      // commands of one connection in flight
-	DefaultMaxClients     = 10000     // as Redis's maxclients
-	DefaultMaxOutbound    = 64 << 20  // bytes of replies waiting for a slow client
-	DefaultMaxQueryBuffer = 1 << 30   // as Redis's client-query-buffer-limit
+	DefaultMaxInflight    = 1024     // commands of one connection in flight
+	DefaultMaxClients     = 10000    // as Redis's maxclients
+	DefaultMaxOutbound    = 64 << 20 // bytes of replies waiting for a slow client
+	DefaultMaxQueryBuffer = 1 << 30  // as Redis's client-query-buffer-limit
 	DefaultReplyTimeout   = time.Minute
 )
 

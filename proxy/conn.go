@@ -39,6 +39,7 @@ type Conn struct {
 	closed     bool
 	keys       []any
 	iov        [][]byte
+	wbuf       []byte
 	lastActive int64
 
 	// mu guards what other goroutines touch: the ring's layout, each slot's writer and
@@ -381,7 +382,7 @@ func (c *Conn) flush() int {
 		return 0
 	}
 	if !c.closed {
-		_, _ = c.gc.Writev(c.iov)
+		c.write()
 	}
 	clear(c.iov)
 	c.iov = c.iov[:0]
@@ -391,6 +392,28 @@ func (c *Conn) flush() int {
 	c.loop.inflight -= n
 	c.loop.drained()
 	return n
+}
+
+// write sends the collected replies. Small ones are copied into one buffer for a single
+// write: the kernel's writev costs more than the copy, and gnet's Writev allocates.
+func (c *Conn) write() {
+	if len(c.iov) == 1 {
+		_, _ = c.gc.Write(c.iov[0])
+		return
+	}
+	total := 0
+	for _, b := range c.iov {
+		total += len(b)
+	}
+	if total > keepBuf {
+		_, _ = c.gc.Writev(c.iov)
+		return
+	}
+	c.wbuf = c.wbuf[:0]
+	for _, b := range c.iov {
+		c.wbuf = append(c.wbuf, b...)
+	}
+	_, _ = c.gc.Write(c.wbuf)
 }
 
 // reset readies a flushed slot for its next command.

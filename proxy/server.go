@@ -170,16 +170,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	close(s.stopTick)
 	s.ticker.Wait()
-	stopCtx := ctx
-	if err != nil {
-		var cancel context.CancelFunc
-		stopCtx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-	}
-	if e := s.eng.Stop(stopCtx); e != nil && err == nil {
+	// gnet's Stop polls for the end every 500ms; the engine is down as soon as Run has
+	// returned (s.done), so wait for that and then cancel Stop's wait.
+	stopCtx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.eng.Stop(stopCtx) }()
+	<-s.done
+	cancel()
+	if e := <-stopped; e != nil && !errors.Is(e, context.Canceled) && err == nil {
 		err = fmt.Errorf("proxy: %w", e)
 	}
-	<-s.done
 	return err
 }
 

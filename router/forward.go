@@ -42,11 +42,15 @@ func hello(req *proxy.Request) resp.Value {
 	if len(args) > 2 {
 		return resp.Error("ERR", "redchain: HELLO options are not supported; use AUTH through an auth middleware")
 	}
+	var id uint64
+	if c := req.Conn(); c != nil {
+		id = c.ID()
+	}
 	return resp.Array(
 		resp.BulkString("server"), resp.BulkString("redis"),
 		resp.BulkString("version"), resp.BulkString("7.0.0"),
 		resp.BulkString("proto"), resp.Integer(2),
-		resp.BulkString("id"), resp.Integer(int64(req.Conn().ID())),
+		resp.BulkString("id"), resp.Integer(int64(id)),
 		resp.BulkString("mode"), resp.BulkString("standalone"),
 		resp.BulkString("role"), resp.BulkString("master"),
 		resp.BulkString("modules"), resp.Array(),

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -26,20 +28,27 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "basic:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	listen := flag.String("listen", "127.0.0.1:6380", "address to accept Redis clients on")
-	upstream := flag.String("upstream", "", "Redis server host:port (empty: start an embedded one)")
-	password := flag.String("upstream-password", "", "password for the upstream Redis")
-	level := flag.String("log-level", "info", "log level: trace, debug, info, warn, error")
-	flag.Parse()
+// run serves until ctx ends, then shuts down gracefully. ready, when not nil, is called
+// with the listening address.
+func run(ctx context.Context, args []string, logOut io.Writer, ready func(net.Addr)) error {
+	fs := flag.NewFlagSet("basic", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:6380", "address to accept Redis clients on")
+	upstream := fs.String("upstream", "", "Redis server host:port (empty: start an embedded one)")
+	password := fs.String("upstream-password", "", "password for the upstream Redis")
+	level := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 
-	log := hclog.New(&hclog.LoggerOptions{Name: "redchain", Level: hclog.LevelFromString(*level)})
+	log := hclog.New(&hclog.LoggerOptions{Name: "redchain", Level: hclog.LevelFromString(*level), Output: logOut})
 
 	if *upstream == "" {
 		mini := miniredis.NewMiniRedis()
@@ -60,18 +69,20 @@ func run() error {
 	srv := proxy.New(router.New(b), proxy.WithLogger(log))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe(*listen) }()
+	<-srv.Ready()
+	if ready != nil && srv.Addr() != nil {
+		ready(srv.Addr())
+	}
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	select {
 	case err := <-errc:
 		return err
-	case s := <-sig:
-		log.Info("shutting down", "signal", s.String())
+	case <-ctx.Done():
+		log.Info("shutting down")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
+	if err := srv.Shutdown(sctx); err != nil {
 		return err
 	}
 	if err := <-errc; !errors.Is(err, proxy.ErrServerClosed) {

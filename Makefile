@@ -26,14 +26,15 @@ check:
 		echo "note: $(STATICCHECK) could not be fetched or built; staticcheck skipped"; \
 	fi
 
-# fuzz runs each fuzz target of proxy/resp for FUZZTIME (go test -fuzz takes one target
-# at a time).
+# fuzz runs each fuzz target (the RESP parsers, the reorder ring) for FUZZTIME; go test
+# -fuzz takes one target of one package at a time.
+FUZZPKGS ?= ./proxy/resp ./proxy
 fuzz:
-	@targets="$$($(GO) test -list '^Fuzz' ./proxy/resp | grep '^Fuzz' || true)"; \
-	if [ -z "$$targets" ]; then echo "no fuzz targets in ./proxy/resp"; exit 1; fi; \
-	for f in $$targets; do \
-		echo "== $$f ($(FUZZTIME))"; \
-		$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) ./proxy/resp || exit 1; \
+	@for pkg in $(FUZZPKGS); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f ($(FUZZTIME))"; \
+			$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+		done; \
 	done
 
 bench:

@@ -167,7 +167,7 @@ func (c *Conn) parse() {
 		}
 		if n == 0 {
 			if max := c.srv.opts.maxQueryBuffer; max > 0 && len(c.in)-c.inOff > max {
-				c.fail(resp.Error("ERR", "Protocol error: query buffer limit exceeded"))
+				c.fail(errQueryBuffer)
 			}
 			break
 		}
@@ -386,6 +386,11 @@ func (c *Conn) flush() int {
 	}
 	clear(c.iov)
 	c.iov = c.iov[:0]
+	if c.closed {
+		// gnet closes the connection inside Write when the write fails; OnClose
+		// (closeLoop) has already discounted every command in flight, these included.
+		return n
+	}
 	for ; c.head < seq; c.head++ {
 		c.ring[c.head&mask].reset()
 	}
@@ -453,7 +458,10 @@ func (c *Conn) expire(now, timeout int64) {
 	}
 }
 
-var errReplyTimeout = resp.Error("ERR", "redchain: reply timeout")
+var (
+	errReplyTimeout = resp.Error("ERR", "redchain: reply timeout")
+	errQueryBuffer  = resp.Error("ERR", "Protocol error: query buffer limit exceeded")
+)
 
 // closeLoop releases the connection's state; gnet calls it through OnClose.
 func (c *Conn) closeLoop() {

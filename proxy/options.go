@@ -70,8 +70,11 @@ func WithMaxClients(n int) Option { return func(o *options) { o.maxClients = n }
 // reads. 0 means no bound.
 func WithMaxOutbound(n int) Option { return func(o *options) { o.maxOutbound = n } }
 
-// WithMaxQueryBuffer bounds the bytes of one incomplete command (default 1 GiB, Redis's
-// client-query-buffer-limit). A client beyond it gets a protocol error and is closed.
+// WithMaxQueryBuffer bounds the bytes received from one client and not yet decoded
+// (default 1 GiB, Redis's client-query-buffer-limit): an incomplete command, or the
+// commands waiting while the connection is at MaxInflight. An incomplete command beyond
+// it gets a protocol error; input that piles up behind a full ring closes the client at
+// once, as Redis does. It must exceed the longest command clients send.
 func WithMaxQueryBuffer(n int) Option { return func(o *options) { o.maxQueryBuffer = n } }
 
 // WithIdleTimeout closes connections that have sent nothing and wait for nothing for d

@@ -3,9 +3,11 @@ package proxy_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -526,5 +528,28 @@ func BenchmarkServerPipeline(b *testing.B) {
 			}
 			got += n
 		}
+	}
+}
+
+func TestQueryBufferBoundsWaitingInput(t *testing.T) {
+	t.Parallel()
+	// The handler never answers, so the ring (2 commands) fills and every later byte
+	// waits undecoded; past the query buffer limit the client is cut off.
+	h := proxy.HandlerFunc(func(context.Context, proxy.ReplyWriter, *proxy.Request) {})
+	srv := proxytest.NewServer(t, h, proxy.WithMaxInflight(2), proxy.WithMaxQueryBuffer(64<<10), proxy.WithReplyTimeout(0))
+	c := proxytest.Dial(t, srv.Addr())
+	chunk := bytes.Repeat([]byte("*1\r\n$4\r\nPING\r\n"), 1024)
+	var err error
+	for i := 0; i < 1000 && err == nil; i++ { // at most 14 MiB: far past the limit
+		_ = c.Conn().SetWriteDeadline(time.Now().Add(proxytest.Timeout))
+		_, err = c.Conn().Write(chunk)
+	}
+	if err == nil {
+		// Everything was accepted by the kernel: the close must show on the read side.
+		_, err = c.ReadErr()
+	}
+	var ne net.Error
+	if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
+		t.Fatalf("the connection is still open past its query buffer limit: %v", err)
 	}
 }

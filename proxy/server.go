@@ -340,6 +340,13 @@ func (e *events) OnTraffic(gc gnet.Conn) gnet.Action {
 		c.lastActive = e.s.clock()
 	}
 	c.run()
+	// gnet cannot stop reading a socket, so while the ring is full received bytes wait
+	// in c.in, undecoded, bounded like Redis's client-query-buffer-limit. (An incomplete
+	// command over the limit got its protocol error in run.)
+	if max := e.s.opts.maxQueryBuffer; max > 0 && len(c.in)-c.inOff > max {
+		e.s.opts.logger.Warn("client closed: query buffer limit exceeded", "conn", c.id, "limit", max)
+		return gnet.Close // as Redis does: at once, since its replies may never come
+	}
 	return gnet.None
 }
 

@@ -1,0 +1,15 @@
+package proxytest
+
+import "go.uber.org/goleak"
+
+// LeakOptions are the goleak options a package that runs proxy servers in its tests
+// needs: they ignore the goroutines gnet's default pool starts once per process, which
+// are not leaks. Use them in TestMain:
+//
+//	func TestMain(m *testing.M) { goleak.VerifyTestMain(m, proxytest.LeakOptions()...) }
+func LeakOptions() []goleak.Option {
+	return []goleak.Option{
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
+	}
+}

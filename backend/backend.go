@@ -63,3 +63,17 @@ func (f Func) Send(ctx context.Context, cmd resp.Command, done func(resp.Value, 
 func (Func) Close() error { return nil }
 
 var _ Backend = Func(nil)
+
+// Stats are a backend's gauges and counters, for metrics.
+type Stats struct {
+	Conns      int    // server connections the backend keeps
+	ConnsUp    int    // of those, connected now
+	Waiting    int    // commands sent or queued whose replies have not come yet
+	Reconnects uint64 // connections made again after one broke
+}
+
+// StatsReporter is implemented by backends that report Stats. It is optional: find it
+// by type assertion.
+type StatsReporter interface {
+	Stats() Stats
+}

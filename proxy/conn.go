@@ -143,6 +143,7 @@ func (c *Conn) run() {
 			break
 		}
 	}
+	c.loop.publish()
 	if c.closing && c.head == c.tail && !c.closeSent {
 		c.closeSent = true
 		_ = c.gc.Close()
@@ -219,6 +220,7 @@ func (c *Conn) push() *slot {
 	s.preset = false
 	c.tail++
 	c.loop.inflight++
+	c.loop.pending++
 	return s
 }
 
@@ -290,6 +292,7 @@ func (c *Conn) dispatch(now int64) {
 	for c.next < c.tail && c.held == 0 && !c.closed {
 		s := c.ring[c.next&uint64(len(c.ring)-1)]
 		c.next++
+		c.loop.pending--
 		if s.preset {
 			continue
 		}
@@ -315,6 +318,7 @@ func (c *Conn) dispatch(now int64) {
 func (c *Conn) drop(seq uint64) {
 	if n := c.tail - seq; n > 0 {
 		c.loop.inflight -= int(n)
+		c.loop.pending -= int(c.tail - max(seq, c.next))
 		c.tail = seq
 		if c.next > seq {
 			c.next = seq
@@ -471,9 +475,11 @@ func (c *Conn) closeLoop() {
 	c.mu.Unlock()
 	c.cancel()
 	c.loop.inflight -= int(c.tail - c.head)
+	c.loop.pending -= int(c.tail - c.next)
 	c.head, c.next = c.tail, c.tail
 	c.in = nil
 	delete(c.loop.conns, c)
+	c.loop.publish()
 	c.loop.drained()
 }
 

@@ -553,3 +553,35 @@ func TestQueryBufferBoundsWaitingInput(t *testing.T) {
 		t.Fatalf("the connection is still open past its query buffer limit: %v", err)
 	}
 }
+
+func TestStatsGauges(t *testing.T) {
+	t.Parallel()
+	mw := &holdFirst{delay: time.Hour} // holds until the test ends
+	h := proxy.HandlerFunc(func(context.Context, proxy.ReplyWriter, *proxy.Request) {})
+	srv := proxytest.NewServer(t, proxy.Chain(h, mw), proxy.WithReplyTimeout(0))
+	c := proxytest.Dial(t, srv.Addr())
+	c.Send(append([][]string{{"AUTH", "x"}}, echoCmds("g", 5)...)...)
+	// AUTH is held and unanswered, the 5 ECHOs wait behind it.
+	deadline := time.Now().Add(proxytest.Timeout)
+	for {
+		st := srv.Stats()
+		if st.Conns == 1 && st.Inflight == 6 && st.Pending == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v, want 1 conn, 6 in flight, 5 pending", st)
+		}
+		time.Sleep(time.Millisecond) // polling a condition, with a deadline
+	}
+	c.Conn().Close()
+	for deadline = time.Now().Add(proxytest.Timeout); ; {
+		st := srv.Stats()
+		if st.Conns == 0 && st.Inflight == 0 && st.Pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after close: stats %+v, want all zero", st)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

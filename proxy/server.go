@@ -197,19 +197,27 @@ func (s *Server) rejected(c *Conn, late bool) {
 	s.opts.logger.Warn("second reply to one command dropped: a handler wrote twice", "conn", c.id)
 }
 
-// Stats are counters of a server's life so far.
+// Stats are a server's gauges and counters.
 type Stats struct {
 	Conns         int    // client connections open now
+	Inflight      int    // commands read whose replies have not been written yet
+	Pending       int    // of those, commands waiting behind a hold (Conn.Hold)
 	DoubleReplies uint64 // replies refused because the command had its reply already
 	LateReplies   uint64 // replies dropped because the proxy had answered (reply timeout)
 }
 
-// Stats returns the server's counters. Safe from any goroutine.
+// Stats returns the server's gauges and counters. Safe from any goroutine; the gauges
+// are as of each connection's latest turn on its event loop.
 func (s *Server) Stats() Stats {
+	st := Stats{DoubleReplies: s.doubleReplies.Load(), LateReplies: s.lateReplies.Load()}
 	s.mu.Lock()
-	n := s.clients
+	st.Conns = s.clients
+	for _, l := range s.loops {
+		st.Inflight += int(l.pubInflight.Load())
+		st.Pending += int(l.pubPending.Load())
+	}
 	s.mu.Unlock()
-	return Stats{Conns: n, DoubleReplies: s.doubleReplies.Load(), LateReplies: s.lateReplies.Load()}
+	return st
 }
 
 // tick runs the periodic checks: reply timeouts and idle connections.
@@ -358,7 +366,11 @@ type loop struct {
 
 	conns    map[*Conn]struct{} // loop-only
 	inflight int                // loop-only: commands read and not yet answered
+	pending  int                // loop-only: of those, commands not yet in the chain
 	drainSig bool               // loop-only
+
+	// The loop's counters as Stats reads them, published after each connection's run.
+	pubInflight, pubPending atomic.Int64
 
 	mu        sync.Mutex
 	tasks     []func()
@@ -460,6 +472,13 @@ func (l *loop) drain() {
 		c.run()
 	}
 	l.drained()
+}
+
+// publish makes the loop's counters visible to Stats. Loop-only; the stores are
+// uncontended, one writer each.
+func (l *loop) publish() {
+	l.pubInflight.Store(int64(l.inflight))
+	l.pubPending.Store(int64(l.pending))
 }
 
 // drained tells Shutdown, once, that this loop has no command left in flight.

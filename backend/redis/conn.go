@@ -104,6 +104,7 @@ func (c *conn) run(firstDone func()) {
 	var once sync.Once
 	first := func() { once.Do(firstDone) }
 	defer first()
+	connected := false
 	for attempt := 0; ; {
 		nc, err := c.dial()
 		var gen uint64
@@ -129,6 +130,10 @@ func (c *conn) run(firstDone func()) {
 			continue
 		}
 		attempt = 0
+		if connected {
+			c.b.reconnects.Add(1)
+		}
+		connected = true
 		c.log.Info("connected")
 		wrote := make(chan struct{})
 		go func() {

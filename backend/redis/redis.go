@@ -25,6 +25,8 @@ type Backend struct {
 	conns []*conn
 	rr    atomic.Uint64 // round-robin counter for commands without a session
 
+	reconnects atomic.Uint64 // connections made again after one broke
+
 	ctx       context.Context // cancelled by Close
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup // every goroutine of the backend
@@ -34,7 +36,25 @@ type Backend struct {
 	errClosed, errUnavailable, errBusy, errTimeout error
 }
 
-var _ backend.Backend = (*Backend)(nil)
+var (
+	_ backend.Backend       = (*Backend)(nil)
+	_ backend.StatsReporter = (*Backend)(nil)
+)
+
+// Stats reports the backend's connections, waiting commands and reconnections. Safe
+// from any goroutine.
+func (b *Backend) Stats() backend.Stats {
+	st := backend.Stats{Conns: len(b.conns), Reconnects: b.reconnects.Load()}
+	for _, c := range b.conns {
+		c.mu.Lock()
+		if c.state == stateUp {
+			st.ConnsUp++
+		}
+		st.Waiting += c.queue.len()
+		c.mu.Unlock()
+	}
+	return st
+}
 
 // New validates cfg and returns a backend for the server at cfg.Addr. It makes one
 // connection attempt per connection (bounded by DialTimeout) before it returns, so that

@@ -249,6 +249,9 @@ func TestServerKilledMidPipeline(t *testing.T) {
 	if reply, err := do(t, b, session(0), "INCR", "k0"); err != nil || reply != ":1\r\n" {
 		t.Fatalf("INCR after restart: %q, %v", reply, err)
 	}
+	if st := b.Stats(); st.Reconnects < 1 || st.ConnsUp < 1 || st.Waiting != 0 {
+		t.Errorf("stats after the restart: %+v, want a reconnect, a connection up, nothing waiting", st)
+	}
 }
 
 func TestServerDownAtNew(t *testing.T) {

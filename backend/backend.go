@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"net"
 
 	"github.com/redchain/redchain/proxy/resp"
 )
@@ -76,4 +77,34 @@ type Stats struct {
 // by type assertion.
 type StatsReporter interface {
 	Stats() Stats
+}
+
+// Loop is an event loop that a backend may run its server connections on: that of the
+// client connection a command comes from, so that the command and its reply never leave
+// the loop's goroutine (no hand-off between threads). A proxy's router puts the client
+// connection's loop in the context (WithLoop); a backend that supports loops then calls
+// Send on that loop only. The proxy's *proxy.Loop implements it.
+type Loop interface {
+	// Post runs fn on the loop later and reports whether it will run (false once the
+	// loop has stopped). Safe from any goroutine.
+	Post(fn func()) bool
+	// Attach hands nc to the loop, which then calls onData with what arrives and
+	// onClose once at the end, both on the loop. write sends bytes without blocking and
+	// is loop-only; closeConn is safe from any goroutine. Attach must not be called on
+	// the loop.
+	Attach(nc net.Conn, onData func([]byte), onClose func(error)) (write func([]byte), closeConn func() error, err error)
+}
+
+type loopKey struct{}
+
+// WithLoop returns a copy of ctx that carries the event loop that commands sent with it
+// are sent from.
+func WithLoop(ctx context.Context, l Loop) context.Context {
+	return context.WithValue(ctx, loopKey{}, l)
+}
+
+// LoopFrom returns the event loop carried by ctx, if any.
+func LoopFrom(ctx context.Context) (Loop, bool) {
+	l, ok := ctx.Value(loopKey{}).(Loop)
+	return l, ok
 }

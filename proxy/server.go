@@ -296,6 +296,9 @@ func listenAddr(eng gnet.Engine) (net.Addr, error) {
 var errMaxClients = []byte("-ERR max number of clients reached\r\n")
 
 func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	if _, ok := gc.Context().(*upstream); ok {
+		return nil, gnet.None // a backend's connection, attached through Loop.Attach
+	}
 	s := e.s
 	s.mu.Lock()
 	if s.draining.Load() {
@@ -310,8 +313,7 @@ func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	s.clients++
 	l := s.loops[gc.EventLoop()]
 	if l == nil {
-		l = &loop{srv: s, el: gc.EventLoop(), conns: map[*Conn]struct{}{}}
-		s.loops[gc.EventLoop()] = l
+		l = s.newLoop(gc.EventLoop())
 	}
 	s.mu.Unlock()
 
@@ -329,6 +331,10 @@ func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 }
 
 func (e *events) OnClose(gc gnet.Conn, err error) gnet.Action {
+	if u, ok := gc.Context().(*upstream); ok {
+		u.onClose(err)
+		return gnet.None
+	}
 	c, ok := gc.Context().(*Conn)
 	if !ok {
 		return gnet.None
@@ -341,7 +347,13 @@ func (e *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 }
 
 func (e *events) OnTraffic(gc gnet.Conn) gnet.Action {
-	c := gc.Context().(*Conn)
+	c, ok := gc.Context().(*Conn)
+	if !ok {
+		if u, ok := gc.Context().(*upstream); ok {
+			u.traffic(gc)
+		}
+		return gnet.None
+	}
 	buf, _ := gc.Next(-1)
 	if len(buf) > 0 && !c.closing {
 		c.in = append(c.in, buf...)
@@ -358,6 +370,14 @@ func (e *events) OnTraffic(gc gnet.Conn) gnet.Action {
 	return gnet.None
 }
 
+// newLoop returns the server's state for gnet loop el; s.mu is held.
+func (s *Server) newLoop(el gnet.EventLoop) *loop {
+	l := &loop{srv: s, el: el, conns: map[*Conn]struct{}{}}
+	l.handle = &Loop{l: l}
+	s.loops[el] = l
+	return l
+}
+
 // loop is the server's state for one gnet event loop: a queue of functions to run on it
 // (Conn.Post) and of connections with replies to flush.
 type loop struct {
@@ -372,41 +392,56 @@ type loop struct {
 	// The loop's counters as Stats reads them, published after each connection's run.
 	pubInflight, pubPending atomic.Int64
 
+	handle *Loop
+
 	mu        sync.Mutex
 	tasks     []func()
 	readyq    []*Conn
 	scheduled bool
+	inline    bool // an upstream's data is being handled: readyq is flushed after it
+	stopped   bool // the engine refused a task: nothing runs on this loop any more
 	spareT    []func()
 	spareR    []*Conn
 }
 
-// post queues fn to run on the loop. Any goroutine.
-func (l *loop) post(fn func()) {
+// post queues fn to run on the loop and reports whether it will run. Any goroutine.
+func (l *loop) post(fn func()) bool {
 	l.mu.Lock()
+	if l.stopped {
+		l.mu.Unlock()
+		return false
+	}
 	l.tasks = append(l.tasks, fn)
-	l.schedule()
+	return l.schedule()
 }
 
 // ready queues c to be run (its replies flushed). Any goroutine.
 func (l *loop) ready(c *Conn) {
 	l.mu.Lock()
 	l.readyq = append(l.readyq, c)
+	if l.inline {
+		l.mu.Unlock() // the loop flushes readyq as soon as the upstream's data is handled
+		return
+	}
 	l.schedule()
 }
 
-// schedule wakes the loop unless a wake-up is already on its way; it unlocks l.mu.
-func (l *loop) schedule() {
+// schedule wakes the loop unless a wake-up is already on its way; it unlocks l.mu. It
+// reports false when the engine has stopped, and nothing will run on the loop again.
+func (l *loop) schedule() bool {
 	wake := !l.scheduled
 	l.scheduled = true
 	l.mu.Unlock()
 	if wake {
 		if err := l.el.Execute(context.Background(), l); err != nil {
-			// The engine is shutting down: nothing will run on this loop again.
 			l.mu.Lock()
+			l.stopped = true
 			l.tasks, l.readyq = l.tasks[:0], l.readyq[:0]
 			l.mu.Unlock()
+			return false
 		}
 	}
+	return true
 }
 
 // Run is called by gnet on the loop: it runs the queued functions, then the queued

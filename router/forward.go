@@ -16,9 +16,11 @@ type Forward struct {
 // New returns a Forward that sends commands to b.
 func New(b backend.Backend) *Forward { return &Forward{b: b} }
 
-// ObserveConn makes each client connection a backend session.
+// ObserveConn makes each client connection a backend session, and tells the backend
+// which event loop the connection's commands come from (backend.WithLoop), so that a
+// backend that can serve its connections on that loop does.
 func (f *Forward) ObserveConn(ctx context.Context, c *proxy.Conn) context.Context {
-	return backend.WithSession(ctx, c.ID())
+	return backend.WithLoop(backend.WithSession(ctx, c.ID()), c.Loop())
 }
 
 // ServeRESP sends the command to the backend; HELLO it answers itself.

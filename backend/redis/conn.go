@@ -35,9 +35,10 @@ var (
 type state uint8
 
 const (
-	stateDown   state = iota // connecting or reconnecting: Send fails with ErrUnavailable
-	stateUp                  // Send queues commands
-	stateClosed              // Send fails with ErrClosed, for good
+	stateDown       state = iota // reconnecting: Send fails with ErrUnavailable
+	stateUp                      // Send queues commands
+	stateClosed                  // Send fails with ErrClosed, for good
+	stateConnecting              // a loop connection's first attempt: Send queues commands
 )
 
 // conn is one connection to the server, reconnected as often as needed by its run
@@ -68,6 +69,16 @@ type conn struct {
 	cbs    []callback // their callbacks
 	idle   int        // drained reads that did not need a buffer above maxKeep
 
+	// A connection on an event loop (see loop.go) has these instead of its own
+	// goroutines: the socket's write and close, guarded by mu.
+	loop        backend.Loop
+	lwrite      func([]byte)
+	lclose      func() error
+	flushPosted bool   // a flush is posted to the loop
+	flushFn     func() // c.flush, bound once
+	spare       []byte // the write buffer not in use
+	rgen        uint64 // loop-only: the generation rbuf and parser belong to
+
 	// Owned by the watch goroutine: the head it saw waiting, and since when.
 	watchGen, watchHead uint64
 	watchSince          time.Time
@@ -89,6 +100,17 @@ func (c *conn) send(cmd resp.Command, done callback) error {
 	}
 	c.wbuf = cmd.AppendTo(c.wbuf)
 	c.queue.push(done)
+	if c.loop != nil {
+		// One write per turn of the loop, for all the commands queued in that turn.
+		post := c.state == stateUp && !c.flushPosted
+		c.flushPosted = c.flushPosted || post
+		gen := c.gen
+		c.mu.Unlock()
+		if post && !c.loop.Post(c.flushFn) {
+			c.fail(gen, errLoopStopped)
+		}
+		return nil
+	}
 	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
@@ -364,6 +386,7 @@ func room(buf []byte, start int) []byte {
 // failed is a generation just taken down, with what remains to do outside the lock.
 type failed struct {
 	nc      net.Conn
+	lclose  func() error
 	quit    chan struct{}
 	waiting []callback
 }
@@ -371,8 +394,9 @@ type failed struct {
 // takeDown ends the current generation, moving the connection to next (stateDown or
 // stateClosed). c.mu is held; the caller then calls finish without it.
 func (c *conn) takeDown(next state) failed {
-	f := failed{nc: c.nc, quit: c.quit, waiting: c.queue.drain()}
+	f := failed{nc: c.nc, lclose: c.lclose, quit: c.quit, waiting: c.queue.drain()}
 	c.state, c.nc, c.quit = next, nil, nil
+	c.lwrite, c.lclose = nil, nil
 	c.wbuf = c.wbuf[:0]
 	if cap(c.wbuf) > maxKeep {
 		c.wbuf = nil
@@ -388,6 +412,9 @@ func (f failed) finish(first, rest error) {
 	}
 	if f.nc != nil {
 		_ = f.nc.Close()
+	}
+	if f.lclose != nil {
+		_ = f.lclose()
 	}
 	for i, done := range f.waiting {
 		if i == 0 {

@@ -8,12 +8,26 @@
 // many clients travel together, and its reader goroutine matches replies to callbacks in
 // order. A steady stream of commands and replies allocates nothing in the backend.
 //
+// # Event loops
+//
+// When a command's context carries an event loop (backend.WithLoop: the proxy's router
+// passes the client connection's loop), the backend serves it on a connection of that
+// loop instead: one connection per loop, made on first use, whose socket the loop itself
+// reads and writes (backend.Loop.Attach). Commands queued during one turn of the loop go
+// out in one write at its end, and replies reach their callbacks on the loop, where the
+// client connections that wait for them live: no thread hand-off on the way, which is
+// what makes a proxy fast on few cores. Everything else is the same: ordering, limits,
+// timeouts, reconnection (dialling and the handshake run on a goroutine, never on the
+// loop), and Send stays safe from any goroutine. Commands sent while a loop's first
+// connection is being made wait for it (up to DialTimeout) instead of failing. Conns
+// counts the shared connections only.
+//
 // # Ordering
 //
 // A session (see [backend.WithSession]) always uses connection id % Conns, and commands
 // are written in the order Send queued them, so the commands of one session reach Redis
 // in Send order, and the callbacks of their replies run in that order, one at a time, on
-// the connection's reader goroutine. Errors are not ordered so: when a connection fails,
+// the connection's reader goroutine (or its event loop). Errors are not ordered so: when a connection fails,
 // the commands waiting on it fail on the goroutine that noticed, possibly while the reader
 // still hands out earlier replies or while a later Send fails at once. Which commands
 // fail is ordered, though: a failure fails every command not yet answered on the

@@ -13,11 +13,12 @@ import (
 
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/backend/redis"
+	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, proxytest.LeakOptions()...) // loop mode runs proxy servers
 }
 
 // wait bounds every wait of these tests: a test that hangs fails instead.

@@ -27,6 +27,11 @@ type Backend struct {
 
 	reconnects atomic.Uint64 // connections made again after one broke
 
+	// Connections on event loops (loop.go), one per backend.Loop, made on first use.
+	lconns sync.Map // backend.Loop -> *conn
+	lmu    sync.Mutex
+	nloops atomic.Int64
+
 	ctx       context.Context // cancelled by Close
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup // every goroutine of the backend
@@ -44,8 +49,9 @@ var (
 // Stats reports the backend's connections, waiting commands and reconnections. Safe
 // from any goroutine.
 func (b *Backend) Stats() backend.Stats {
-	st := backend.Stats{Conns: len(b.conns), Reconnects: b.reconnects.Load()}
-	for _, c := range b.conns {
+	st := backend.Stats{Reconnects: b.reconnects.Load()}
+	for _, c := range b.all() {
+		st.Conns++
 		c.mu.Lock()
 		if c.state == stateUp {
 			st.ConnsUp++
@@ -108,6 +114,12 @@ func (b *Backend) Send(ctx context.Context, cmd resp.Command, done func(resp.Val
 		done(reply, nil)
 		return
 	}
+	if lp, ok := backend.LoopFrom(ctx); ok {
+		if err := b.loopConn(lp).send(cmd, done); err != nil {
+			done(resp.Value{}, err)
+		}
+		return
+	}
 	id, ok := backend.SessionFrom(ctx)
 	if !ok {
 		id = b.rr.Add(1)
@@ -124,9 +136,11 @@ func (b *Backend) Send(ctx context.Context, cmd resp.Command, done func(resp.Val
 func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
 		b.cancel()
-		for _, c := range b.conns {
+		b.lmu.Lock() // no loop connection is made after this
+		for _, c := range b.all() {
 			c.close()
 		}
+		b.lmu.Unlock()
 		b.wg.Wait()
 		b.log.Debug("closed")
 	})
@@ -145,11 +159,21 @@ func (b *Backend) watch() {
 		case <-b.ctx.Done():
 			return
 		case now := <-t.C:
-			for _, c := range b.conns {
+			for _, c := range b.all() {
 				c.checkTimeout(now, timeout)
 			}
 		}
 	}
+}
+
+// all returns every connection: the fixed ones and those on event loops.
+func (b *Backend) all() []*conn {
+	all := append([]*conn(nil), b.conns...)
+	b.lconns.Range(func(_, c any) bool {
+		all = append(all, c.(*conn))
+		return true
+	})
+	return all
 }
 
 // backoff returns how long to wait before reconnection attempt number attempt (0 for

@@ -1,0 +1,228 @@
+package redis
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync/atomic"
+
+	"github.com/redchain/redchain/backend"
+)
+
+// A connection on an event loop (backend.Loop) is the same conn, driven differently: its
+// socket is attached to the loop, which calls onData with replies and onClose at the
+// end, and Send's commands are written by flush, posted once per turn of the loop. Only
+// dialling, the handshake and the backoff between attempts happen on the conn's own
+// goroutine (runLoop), which is parked while the connection is up. Replies thus reach
+// their callbacks, and through them the client connections, on the loop that sent the
+// commands, with no hand-off between threads.
+
+var errLoopStopped = errors.New("event loop stopped")
+
+// loopConn returns the connection for event loop lp, making it on first use.
+func (b *Backend) loopConn(lp backend.Loop) *conn {
+	if c, ok := b.lconns.Load(lp); ok {
+		return c.(*conn)
+	}
+	b.lmu.Lock()
+	defer b.lmu.Unlock()
+	if c, ok := b.lconns.Load(lp); ok {
+		return c.(*conn)
+	}
+	n := b.nloops.Add(1)
+	c := &conn{b: b, log: b.log.With("loop", n), loop: lp, state: stateConnecting}
+	c.flushFn = c.flush
+	if b.ctx.Err() != nil {
+		c.state = stateClosed
+	} else {
+		b.wg.Add(1)
+		go c.runLoop()
+	}
+	b.lconns.Store(lp, c)
+	return c
+}
+
+// flush writes the commands queued since the last flush, on the loop.
+func (c *conn) flush() {
+	c.mu.Lock()
+	c.flushPosted = false
+	if c.state != stateUp || len(c.wbuf) == 0 {
+		c.mu.Unlock()
+		return
+	}
+	buf, write := c.wbuf, c.lwrite
+	c.wbuf = c.spare[:0]
+	c.mu.Unlock()
+	write(buf) // what the socket does not take is copied; a failure closes it (onClose)
+	if cap(buf) > maxKeep {
+		buf = nil
+	}
+	c.mu.Lock()
+	c.spare = buf[:0]
+	c.mu.Unlock()
+}
+
+// runLoop connects the loop connection, waits while it is up, and reconnects, until
+// Close or until the loop stops.
+func (c *conn) runLoop() {
+	defer c.b.wg.Done()
+	connected := false
+	for attempt := 0; ; {
+		nc, err := c.dial()
+		var quit chan struct{}
+		if err == nil {
+			quit, err = c.attach(nc)
+		}
+		if c.b.ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			c.mu.Lock()
+			var f failed
+			first := c.state == stateConnecting
+			if first {
+				f = c.takeDown(stateDown) // the commands queued while connecting
+			}
+			c.mu.Unlock()
+			if first {
+				f.finish(c.b.errUnavailable, c.b.errUnavailable)
+			}
+			if !c.loop.Post(func() {}) {
+				c.close() // the loop has stopped: no command will come here again
+				return
+			}
+			if attempt == 0 {
+				c.log.Warn("connect failed; retrying in the background", "error", err)
+			} else {
+				c.log.Debug("connect failed", "error", err, "attempt", attempt+1)
+			}
+			if !c.b.sleep(c.b.backoff(attempt)) {
+				return
+			}
+			attempt++
+			continue
+		}
+		attempt = 0
+		if connected {
+			c.b.reconnects.Add(1)
+		}
+		connected = true
+		c.log.Info("connected")
+		select {
+		case <-quit: // the generation ended: onClose, a timeout, or Close
+		case <-c.b.ctx.Done():
+			return
+		}
+		if !c.b.sleep(c.b.backoff(0)) {
+			return
+		}
+	}
+}
+
+// attachment ties one socket, attached to the loop, to its generation of the conn.
+type attachment struct {
+	c      *conn
+	gen    atomic.Uint64 // 0 until the connection is up
+	closed bool          // guarded by c.mu: onClose came before up
+}
+
+// attach hands nc to the loop and marks the connection up, with queued commands
+// flushed. It returns the generation's quit channel.
+func (c *conn) attach(nc net.Conn) (chan struct{}, error) {
+	h := &attachment{c: c}
+	write, closeConn, err := c.loop.Attach(nc, h.onData, h.onClose)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.state == stateClosed {
+		c.mu.Unlock()
+		_ = closeConn()
+		return nil, c.b.errClosed
+	}
+	c.gen++
+	gen := c.gen
+	c.state, c.lwrite, c.lclose, c.quit = stateUp, write, closeConn, make(chan struct{})
+	quit := c.quit
+	h.gen.Store(gen)
+	closed := h.closed
+	post := len(c.wbuf) > 0 && !c.flushPosted
+	c.flushPosted = c.flushPosted || post
+	c.mu.Unlock()
+	if closed {
+		c.fail(gen, io.EOF)
+	} else if post && !c.loop.Post(c.flushFn) {
+		c.fail(gen, errLoopStopped)
+	}
+	return quit, nil
+}
+
+// onData delimits the replies that arrived and hands each to its command's callback.
+// On the loop.
+func (h *attachment) onData(data []byte) {
+	c, gen := h.c, h.gen.Load()
+	if gen == 0 {
+		return // a reply before any command: the next one will fail the connection
+	}
+	if c.rgen != gen {
+		c.rgen = gen
+		c.parser.Reset()
+		c.rbuf = c.rbuf[:0]
+	}
+	buf := data
+	if len(c.rbuf) > 0 {
+		c.rbuf = append(c.rbuf, data...)
+		buf = c.rbuf
+	}
+	start := 0
+	ends := c.ends[:0]
+	var perr error
+	for start < len(buf) {
+		m, err := c.parser.Next(buf[start:])
+		if err != nil {
+			perr = err
+			break
+		}
+		if m == 0 {
+			break
+		}
+		start += m
+		ends = append(ends, start)
+	}
+	c.ends = ends
+	if len(ends) > 0 {
+		if err := c.deliver(gen, buf, 0, ends); err != nil {
+			c.fail(gen, err)
+			return
+		}
+	}
+	if perr != nil {
+		c.fail(gen, perr)
+		return
+	}
+	// Keep the start of an incomplete reply; the parser resumes where it stopped.
+	rest := buf[start:]
+	switch {
+	case len(rest) == 0 && cap(c.rbuf) > maxKeep:
+		c.rbuf = nil
+	case len(c.rbuf) > 0:
+		c.rbuf = c.rbuf[:copy(c.rbuf, rest)]
+	default:
+		c.rbuf = append(c.rbuf[:0], rest...)
+	}
+}
+
+// onClose ends the generation when the loop closes the socket. On the loop.
+func (h *attachment) onClose(err error) {
+	c := h.c
+	c.mu.Lock()
+	h.closed = true
+	gen := h.gen.Load()
+	c.mu.Unlock()
+	if err == nil {
+		err = io.EOF
+	}
+	if gen != 0 {
+		c.fail(gen, err)
+	}
+}

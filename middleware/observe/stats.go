@@ -1,0 +1,134 @@
+package observe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
+	"github.com/redchain/redchain/backend"
+	"github.com/redchain/redchain/proxy"
+)
+
+// Attribute keys of the server and backend instruments.
+const (
+	// ReplyReasonKey tells refused replies apart: "double" (the command had its reply
+	// already) or "late" (the proxy had answered it itself, after its reply timeout).
+	ReplyReasonKey = attribute.Key("redchain.reply.reason")
+	// BackendNameKey is the name given to RegisterBackend.
+	BackendNameKey = attribute.Key("redchain.backend.name")
+	// ConnStateKey tells a backend's connections apart: "up" (connected) or "down".
+	ConnStateKey = attribute.Key("redchain.backend.connection.state")
+)
+
+// errNoStats is returned by the Register functions for a nil server or backend.
+var errNoStats = errors.New("observe: nothing to observe")
+
+// RegisterServer reports srv's Stats as metrics of mp (otel.GetMeterProvider() when nil),
+// read at each collection:
+//
+//	redchain.server.connections      {connection}  client connections open
+//	redchain.server.inflight         {command}     commands read whose replies are not written yet
+//	redchain.server.pending          {command}     of those, commands waiting behind a hold
+//	redchain.server.replies.refused  {reply}       counter, by redchain.reply.reason: double, late
+//
+// The first three are asynchronous up-down counters, the last an asynchronous counter.
+// unregister stops the reports; it is idempotent and safe from any goroutine. Register
+// one server per meter provider: nothing in the attributes tells two servers apart.
+func RegisterServer(mp metric.MeterProvider, srv *proxy.Server) (unregister func() error, err error) {
+	if srv == nil {
+		return nil, errNoStats
+	}
+	m := meter(mp)
+	conns, err1 := m.Int64ObservableUpDownCounter("redchain.server.connections",
+		metric.WithUnit("{connection}"), metric.WithDescription("Client connections open."))
+	inflight, err2 := m.Int64ObservableUpDownCounter("redchain.server.inflight",
+		metric.WithUnit("{command}"), metric.WithDescription("Commands read whose replies have not been written yet."))
+	pending, err3 := m.Int64ObservableUpDownCounter("redchain.server.pending",
+		metric.WithUnit("{command}"), metric.WithDescription("Commands waiting in a connection's pending queue, behind a hold."))
+	refused, err4 := m.Int64ObservableCounter("redchain.server.replies.refused",
+		metric.WithUnit("{reply}"), metric.WithDescription("Replies refused: a second reply to a command (double), or one after the proxy had answered it (late)."))
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		return nil, fmt.Errorf("observe: %w", err)
+	}
+	double := metric.WithAttributeSet(attribute.NewSet(ReplyReasonKey.String("double")))
+	late := metric.WithAttributeSet(attribute.NewSet(ReplyReasonKey.String("late")))
+	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		st := srv.Stats()
+		o.ObserveInt64(conns, int64(st.Conns))
+		o.ObserveInt64(inflight, int64(st.Inflight))
+		o.ObserveInt64(pending, int64(st.Pending))
+		o.ObserveInt64(refused, clamp(st.DoubleReplies), double)
+		o.ObserveInt64(refused, clamp(st.LateReplies), late)
+		return nil
+	}, conns, inflight, pending, refused)
+	if err != nil {
+		return nil, fmt.Errorf("observe: %w", err)
+	}
+	return once(reg), nil
+}
+
+// RegisterBackend reports b's Stats as metrics of mp (otel.GetMeterProvider() when nil),
+// read at each collection, each with the attribute redchain.backend.name=name:
+//
+//	redchain.backend.connections  {connection}  server connections, by redchain.backend.connection.state: up, down
+//	redchain.backend.waiting      {command}     commands sent or queued whose replies have not come yet
+//	redchain.backend.reconnects   {reconnect}   counter: connections made again after one broke
+//
+// unregister stops the reports; it is idempotent and safe from any goroutine. Give each
+// backend of a meter provider its own name.
+func RegisterBackend(mp metric.MeterProvider, name string, b backend.StatsReporter) (unregister func() error, err error) {
+	if b == nil {
+		return nil, errNoStats
+	}
+	if name == "" {
+		return nil, errors.New("observe: a backend needs a name")
+	}
+	m := meter(mp)
+	conns, err1 := m.Int64ObservableUpDownCounter("redchain.backend.connections",
+		metric.WithUnit("{connection}"), metric.WithDescription("Server connections a backend keeps, by state."))
+	waiting, err2 := m.Int64ObservableUpDownCounter("redchain.backend.waiting",
+		metric.WithUnit("{command}"), metric.WithDescription("Commands sent to or queued for a backend whose replies have not come yet."))
+	reconnects, err3 := m.Int64ObservableCounter("redchain.backend.reconnects",
+		metric.WithUnit("{reconnect}"), metric.WithDescription("Server connections made again after one broke."))
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return nil, fmt.Errorf("observe: %w", err)
+	}
+	named := BackendNameKey.String(name)
+	all := metric.WithAttributeSet(attribute.NewSet(named))
+	up := metric.WithAttributeSet(attribute.NewSet(named, ConnStateKey.String("up")))
+	down := metric.WithAttributeSet(attribute.NewSet(named, ConnStateKey.String("down")))
+	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		st := b.Stats()
+		o.ObserveInt64(conns, int64(st.ConnsUp), up)
+		o.ObserveInt64(conns, int64(st.Conns-st.ConnsUp), down)
+		o.ObserveInt64(waiting, int64(st.Waiting), all)
+		o.ObserveInt64(reconnects, clamp(st.Reconnects), all)
+		return nil
+	}, conns, waiting, reconnects)
+	if err != nil {
+		return nil, fmt.Errorf("observe: %w", err)
+	}
+	return once(reg), nil
+}
+
+func meter(mp metric.MeterProvider) metric.Meter {
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	return mp.Meter(ScopeName, metric.WithSchemaURL(semconv.SchemaURL))
+}
+
+// clamp converts a counter to the int64 an observation takes.
+func clamp(n uint64) int64 { return int64(min(n, math.MaxInt64)) }
+
+// once makes reg's Unregister idempotent.
+func once(reg metric.Registration) func() error {
+	return sync.OnceValue(reg.Unregister)
+}

@@ -21,7 +21,7 @@ import (
 )
 
 // wait bounds every wait of these tests: a test that hangs fails instead.
-const wait = 10 * time.Second
+const wait = 30 * time.Second
 
 // stack is a real redis-server behind a real proxy whose terminal handler is a
 // router.Forward over a backend/redis client.

@@ -134,6 +134,10 @@ func (s *Server) Client() *redis.Client {
 			Addr:     s.Addr(),
 			Password: s.Password(),
 			Protocol: 2,
+			// Generous: a loaded test machine (the race detector, parallel packages)
+			// can take seconds to move a 10 MiB value; go-redis's default is 3s.
+			ReadTimeout:  30 * time.Second,
+			WriteTimeout: 30 * time.Second,
 		})
 	}
 	return s.client

@@ -5,7 +5,7 @@ FUZZTIME    ?= 30s
 # v0.6.1 is staticcheck 2025.1.1; the module proxy resolves only the semver tag.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
-.PHONY: test deps check fuzz bench
+.PHONY: test deps check fuzz bench bench-quick gobench
 
 # test installs redis-server when it is missing (the tests start real servers), then
 # runs every test with the race detector.
@@ -37,5 +37,18 @@ fuzz:
 		done; \
 	done
 
+# bench compares direct Redis, twemproxy and redchain (examples/basic) in one run and writes
+# bench/RESULTS.md (see bench/README.md); it installs redis-tools (redis-benchmark) and
+# nutcracker when they are missing. About 3.5 minutes on two cores.
 bench:
+	./scripts/install-deps.sh bench
+	$(GO) run ./bench -out bench/RESULTS.md
+
+# bench-quick is a smoke run of the same, in seconds; it writes no file.
+bench-quick:
+	./scripts/install-deps.sh bench
+	$(GO) run ./bench -quick
+
+# gobench runs the Go micro-benchmarks, with allocations.
+gobench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// dialers is how many connections are opened at once: enough to be quick, few enough not
+// to overflow the proxy's listen backlog (an overflow costs a SYN retry, a second or more).
+const dialers = 32
+
+// measureIdle opens n connections to p, sends one PING on each and reads its +PONG (so
+// the proxy has fully registered every one of them), then reads p's resident memory. It
+// closes the connections before it returns.
+func measureIdle(ctx context.Context, p *proc, n int) memResult {
+	m := memResult{target: p.name}
+	before, _, err := readRSS(p.pid())
+	if err != nil {
+		m.err = err.Error()
+		return m
+	}
+	m.before = before
+
+	var (
+		mu       sync.Mutex
+		conns    = make([]net.Conn, 0, n)
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	next := make(chan struct{})
+	for range dialers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := net.Dialer{Timeout: 10 * time.Second}
+			for range next {
+				nc, err := d.DialContext(ctx, "tcp", p.addr)
+				if err == nil {
+					err = nc.SetDeadline(time.Now().Add(10 * time.Second))
+					if err == nil {
+						err = pingOn(nc)
+					}
+					if err == nil {
+						err = nc.SetDeadline(time.Time{})
+					}
+					if err != nil {
+						_ = nc.Close()
+					}
+				}
+				mu.Lock()
+				if err != nil {
+					m.failed++
+					if firstErr == nil {
+						firstErr = err
+					}
+				} else {
+					conns = append(conns, nc)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for range n {
+		select {
+		case next <- struct{}{}:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if ctx.Err() != nil {
+		m.err = ctx.Err().Error()
+		return m
+	}
+	m.conns = len(conns)
+	if p.exited() {
+		m.err = p.exitReport(fmt.Sprintf("with %d connections open", m.conns))
+		return m
+	}
+	if m.with, m.peak, err = readRSS(p.pid()); err != nil {
+		m.err = err.Error()
+	}
+	if firstErr != nil {
+		logf("%s: %d of %d connections failed, the first with: %v", p.name, m.failed, n, firstErr)
+	}
+	return m
+}
+
+// readRSS returns VmRSS and VmHWM (the peak) of a process, in bytes, from
+// /proc/<pid>/status.
+func readRSS(pid int) (rss, hwm int64, err error) {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	return parseStatus(bufio.NewScanner(f))
+}
+
+func parseStatus(sc *bufio.Scanner) (rss, hwm int64, err error) {
+	found := 0
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (name != "VmRSS" && name != "VmHWM") {
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("/proc status %s: %w", name, err)
+		}
+		if name == "VmRSS" {
+			rss = kb << 10
+		} else {
+			hwm = kb << 10
+		}
+		found++
+	}
+	if err := sc.Err(); err != nil {
+		return 0, 0, err
+	}
+	if found != 2 {
+		return 0, 0, fmt.Errorf("/proc status: no VmRSS or VmHWM")
+	}
+	return rss, hwm, nil
+}

@@ -350,14 +350,10 @@ func (e *events) OnTraffic(gc gnet.Conn) gnet.Action {
 	c, ok := gc.Context().(*Conn)
 	if !ok {
 		if u, ok := gc.Context().(*upstream); ok {
-			u.loop.beginTurn()
 			u.traffic(gc)
-			u.loop.endTurn()
 		}
 		return gnet.None
 	}
-	c.loop.beginTurn()
-	defer c.loop.endTurn()
 	buf, _ := gc.Next(-1)
 	if len(buf) > 0 && !c.closing {
 		c.in = append(c.in, buf...)
@@ -402,7 +398,7 @@ type loop struct {
 	tasks     []func()
 	readyq    []*Conn
 	scheduled bool
-	turn      bool // the loop is in one of our callbacks: what is queued runs at its end
+	inline    bool // an upstream's data is being handled: readyq is flushed after it
 	stopped   bool // the engine refused a task: nothing runs on this loop any more
 	spareT    []func()
 	spareR    []*Conn
@@ -423,15 +419,18 @@ func (l *loop) post(fn func()) bool {
 func (l *loop) ready(c *Conn) {
 	l.mu.Lock()
 	l.readyq = append(l.readyq, c)
+	if l.inline {
+		l.mu.Unlock() // the loop flushes readyq as soon as the upstream's data is handled
+		return
+	}
 	l.schedule()
 }
 
-// schedule wakes the loop unless a wake-up is already on its way or the loop is in a
-// turn, at whose end it runs what is queued anyway; it unlocks l.mu. It reports false
-// when the engine has stopped, and nothing will run on the loop again.
+// schedule wakes the loop unless a wake-up is already on its way; it unlocks l.mu. It
+// reports false when the engine has stopped, and nothing will run on the loop again.
 func (l *loop) schedule() bool {
-	wake := !l.scheduled && !l.turn
-	l.scheduled = l.scheduled || wake
+	wake := !l.scheduled
+	l.scheduled = true
 	l.mu.Unlock()
 	if wake {
 		if err := l.el.Execute(context.Background(), l); err != nil {
@@ -445,34 +444,15 @@ func (l *loop) schedule() bool {
 	return true
 }
 
-// Run is called by gnet on the loop after a wake-up: a turn of its own.
+// Run is called by gnet on the loop: it runs the queued functions, then the queued
+// connections.
 func (l *loop) Run(context.Context) error {
-	l.mu.Lock()
-	l.scheduled = false
-	l.turn = true
-	l.mu.Unlock()
-	l.endTurn()
-	return nil
-}
-
-// beginTurn marks the start of one of our callbacks on the loop: what is posted or made
-// ready from then on runs when it ends (endTurn), without waking the loop again. This is
-// what batches a turn's work: one flush per connection, one backend write per turn.
-func (l *loop) beginTurn() {
-	l.mu.Lock()
-	l.turn = true
-	l.mu.Unlock()
-}
-
-// endTurn runs the queued functions, then flushes the queued connections, until nothing
-// is left, and ends the turn.
-func (l *loop) endTurn() {
 	for {
 		l.mu.Lock()
 		if len(l.tasks) == 0 && len(l.readyq) == 0 {
-			l.turn = false
+			l.scheduled = false
 			l.mu.Unlock()
-			return
+			return nil
 		}
 		tasks, readyq := l.tasks, l.readyq
 		l.tasks, l.readyq = l.spareT[:0], l.spareR[:0]
@@ -485,9 +465,7 @@ func (l *loop) endTurn() {
 			c.run()
 			readyq[i] = nil
 		}
-		l.mu.Lock()
 		l.spareT, l.spareR = tasks[:0], readyq[:0]
-		l.mu.Unlock()
 	}
 }
 

@@ -34,8 +34,8 @@ var errStopped = errors.New("proxy: server stopped")
 // a duplicate of its descriptor).
 //
 // Attach waits for the loop to take the connection, so it must not be called on the
-// loop itself. Replies that onData writes to client connections of the same loop, and
-// functions it posts, run as soon as onData returns, in the same turn of the loop.
+// loop itself. Replies that onData writes to client connections of the same loop are
+// flushed as soon as onData returns.
 func (lp *Loop) Attach(nc net.Conn, onData func([]byte), onClose func(error)) (write func([]byte), closeConn func() error, err error) {
 	u := &upstream{loop: lp.l, onData: onData, onClose: onClose}
 	ch, err := lp.l.el.Enroll(gnet.NewContext(context.Background(), u), nc)
@@ -61,10 +61,28 @@ type upstream struct {
 	onClose func(error)
 }
 
-// traffic passes what arrived to the backend. The replies it completes are flushed at
-// the end of the turn (loop.endTurn), here and now rather than after another wake-up.
+// traffic passes what arrived to the backend, then flushes the client connections its
+// replies completed, here and now rather than through another turn of the loop.
 func (u *upstream) traffic(gc gnet.Conn) {
-	if buf, _ := gc.Next(-1); len(buf) > 0 {
-		u.onData(buf)
+	buf, _ := gc.Next(-1)
+	if len(buf) == 0 {
+		return
 	}
+	l := u.loop
+	l.mu.Lock()
+	l.inline = true
+	l.mu.Unlock()
+	u.onData(buf)
+	l.mu.Lock()
+	l.inline = false
+	ready := l.readyq
+	l.readyq = l.spareR[:0]
+	l.mu.Unlock()
+	for i, c := range ready {
+		c.run()
+		ready[i] = nil
+	}
+	l.mu.Lock()
+	l.spareR = ready[:0]
+	l.mu.Unlock()
 }

@@ -66,9 +66,10 @@ func TestLoopServerKilledMidPipeline(t *testing.T) {
 	t.Parallel()
 	ctx := loopCtx(t)
 	s := redistest.Start(t)
-	b := newBackend(t, redis.Config{Addr: s.Addr(), MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
-	eventually(t, b, ctx)
 	const n = 20000
+	// Every command may wait at once: the test queues them faster than the loop sends.
+	b := newBackend(t, redis.Config{Addr: s.Addr(), MaxPending: n, MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	eventually(t, b, ctx)
 	var (
 		wg                    sync.WaitGroup
 		calls, replies, fails atomic.Int64

@@ -61,6 +61,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addrs)
 	level := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
 	metricsAddr := fs.String("metrics-addr", "", "address to serve Prometheus metrics on, at /metrics (empty: off)")
 	pprofAddr := fs.String("pprof-addr", "", "address to serve net/http/pprof on, at /debug/pprof/ (empty: off)")
+	loops := fs.Int("event-loops", 0, "event loops (0: one per CPU, GOMAXPROCS)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -127,7 +128,11 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addrs)
 		log.Info("serving metrics", "url", "http://"+hs.addr.String()+"/metrics")
 	}
 
-	srv := proxy.New(proxy.Chain(router.New(b), mws...), proxy.WithLogger(log))
+	opts := []proxy.Option{proxy.WithLogger(log)}
+	if *loops > 0 {
+		opts = append(opts, proxy.WithEventLoops(*loops))
+	}
+	srv := proxy.New(proxy.Chain(router.New(b), mws...), opts...)
 	if mp != nil {
 		unregisterServer, err := observe.RegisterServer(mp, srv)
 		if err != nil {

@@ -38,6 +38,7 @@ type Conn struct {
 	closeSent  bool
 	closed     bool
 	keys       []any
+	user       string
 	iov        [][]byte
 	wbuf       []byte
 	lastActive int64
@@ -81,6 +82,14 @@ func (c *Conn) RemoteAddr() net.Addr { return c.remote }
 // Context returns the connection's context: the one its commands are served with, which
 // is canceled when the connection closes. Safe from any goroutine.
 func (c *Conn) Context() context.Context { return c.ctx }
+
+// User returns the name the connection authenticated as, or "" before it did (or when
+// no middleware authenticates). Middleware that act per user (rate limits, key
+// namespaces) read it; an auth middleware sets it. Loop-only.
+func (c *Conn) User() string { return c.user }
+
+// SetUser records the name the connection authenticated as. Loop-only.
+func (c *Conn) SetUser(name string) { c.user = name }
 
 // Closed reports whether the connection has closed. Loop-only.
 func (c *Conn) Closed() bool { return c.closed }

@@ -420,6 +420,14 @@ func TestConnKeyAndPost(t *testing.T) {
 		c := req.Conn()
 		count.Set(c, count.Get(c)+1)
 		n := count.Get(c)
+		want := "u" // set by the connection's first command, below
+		if n == 1 {
+			want = "" // each connection starts with no user
+		}
+		if c.User() != want {
+			n = -1
+		}
+		c.SetUser("u")
 		go c.Post(func() { w.WriteReply(resp.Integer(int64(n))) })
 	})
 	srv := proxytest.NewServer(t, h)

@@ -126,8 +126,7 @@ func (c *conn) run(firstDone func()) {
 	var once sync.Once
 	first := func() { once.Do(firstDone) }
 	defer first()
-	connected := false
-	for attempt := 0; ; {
+	c.supervise(func() (func(), error) {
 		nc, err := c.dial()
 		var gen uint64
 		var quit chan struct{}
@@ -135,10 +134,36 @@ func (c *conn) run(firstDone func()) {
 			gen, quit, err = c.up(nc)
 		}
 		first()
+		if err != nil {
+			return nil, err
+		}
+		return func() {
+			wrote := make(chan struct{})
+			go func() {
+				defer close(wrote)
+				c.writeLoop(nc, gen, quit)
+			}()
+			c.fail(gen, c.readLoop(nc, gen))
+			<-wrote
+		}, nil
+	}, func(error) bool { return true })
+}
+
+// supervise keeps the connection up until Close. connect makes one attempt (dial, the
+// handshake, and taking the socket into service) and returns serve, which runs until
+// that socket's generation ends. failed hears of each failed attempt and returns false
+// to give up for good.
+func (c *conn) supervise(connect func() (serve func(), err error), failed func(error) bool) {
+	connected := false
+	for attempt := 0; ; {
+		serve, err := connect()
 		if c.b.ctx.Err() != nil {
 			return
 		}
 		if err != nil {
+			if !failed(err) {
+				return
+			}
 			// Say it once per outage; the attempts that follow are details.
 			if attempt == 0 {
 				c.log.Warn("connect failed; retrying in the background", "error", err)
@@ -157,13 +182,7 @@ func (c *conn) run(firstDone func()) {
 		}
 		connected = true
 		c.log.Info("connected")
-		wrote := make(chan struct{})
-		go func() {
-			defer close(wrote)
-			c.writeLoop(nc, gen, quit)
-		}()
-		c.fail(gen, c.readLoop(nc, gen))
-		<-wrote
+		serve()
 		// Wait a little even after a connection that worked, so that a server that
 		// accepts and drops connections at once is not hammered.
 		if !c.b.sleep(c.b.backoff(0)) {

@@ -66,57 +66,42 @@ func (c *conn) flush() {
 // Close or until the loop stops.
 func (c *conn) runLoop() {
 	defer c.b.wg.Done()
-	connected := false
-	for attempt := 0; ; {
+	c.supervise(func() (func(), error) {
 		nc, err := c.dial()
-		var quit chan struct{}
-		if err == nil {
-			quit, err = c.attach(nc)
-		}
-		if c.b.ctx.Err() != nil {
-			return
-		}
 		if err != nil {
-			c.mu.Lock()
-			var f failed
-			first := c.state == stateConnecting
-			if first {
-				f = c.takeDown(stateDown) // the commands queued while connecting
-			}
-			c.mu.Unlock()
-			if first {
-				f.finish(c.b.errUnavailable, c.b.errUnavailable)
-			}
-			if !c.loop.Post(func() {}) {
-				c.close() // the loop has stopped: no command will come here again
-				return
-			}
-			if attempt == 0 {
-				c.log.Warn("connect failed; retrying in the background", "error", err)
-			} else {
-				c.log.Debug("connect failed", "error", err, "attempt", attempt+1)
-			}
-			if !c.b.sleep(c.b.backoff(attempt)) {
-				return
-			}
-			attempt++
-			continue
+			return nil, err
 		}
-		attempt = 0
-		if connected {
-			c.b.reconnects.Add(1)
+		quit, err := c.attach(nc)
+		if err != nil {
+			return nil, err
 		}
-		connected = true
-		c.log.Info("connected")
-		select {
-		case <-quit: // the generation ended: onClose, a timeout, or Close
-		case <-c.b.ctx.Done():
-			return
-		}
-		if !c.b.sleep(c.b.backoff(0)) {
-			return
-		}
+		return func() {
+			select {
+			case <-quit: // the generation ended: onClose, a timeout, or Close
+			case <-c.b.ctx.Done():
+			}
+		}, nil
+	}, c.attemptFailed)
+}
+
+// attemptFailed fails the commands queued while the first connection was being made,
+// and gives up once the loop has stopped: no command will come here again.
+func (c *conn) attemptFailed(error) bool {
+	c.mu.Lock()
+	var f failed
+	first := c.state == stateConnecting
+	if first {
+		f = c.takeDown(stateDown)
 	}
+	c.mu.Unlock()
+	if first {
+		f.finish(c.b.errUnavailable, c.b.errUnavailable)
+	}
+	if !c.loop.Post(func() {}) {
+		c.close()
+		return false
+	}
+	return true
 }
 
 // attachment ties one socket, attached to the loop, to its generation of the conn.

@@ -101,7 +101,8 @@ func (c *Conn) Close() error { return c.gc.Close() }
 // Post runs fn on the connection's event loop, after the current callback returns; never
 // inline, even when called from the loop itself. It is how an asynchronous step comes back
 // to touch loop-only state. fn runs even if the connection closed meanwhile (see Closed),
-// but not once the server has stopped. Safe from any goroutine.
+// but not once the server has stopped. A panic in fn is recovered and logged; a reply fn
+// owed is then left to the reply timeout. Safe from any goroutine.
 func (c *Conn) Post(fn func()) { c.loop.post(fn) }
 
 // Hold stops the connection's later commands from entering the chain until release is

@@ -593,3 +593,15 @@ func TestStatsGauges(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func TestDialFrom(t *testing.T) {
+	t.Parallel()
+	h := proxy.HandlerFunc(func(_ context.Context, w proxy.ReplyWriter, req *proxy.Request) {
+		host, _, _ := net.SplitHostPort(req.Conn().RemoteAddr().String())
+		w.WriteReply(resp.BulkString(host))
+	})
+	srv := proxytest.NewServer(t, h)
+	if v := proxytest.DialFrom(t, srv.Addr(), "127.0.0.2").Do("WHO"); string(v.Str) != "127.0.0.2" {
+		t.Fatalf("the server saw %v, want 127.0.0.2", v)
+	}
+}

@@ -67,10 +67,27 @@ type Client struct {
 // Dial connects to addr; the connection is closed when the test ends.
 func Dial(t testing.TB, addr string) *Client {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, Timeout)
-	if err != nil {
-		t.Fatalf("proxytest: dial %s: %v", addr, err)
+	return DialFrom(t, addr, "")
+}
+
+// DialFrom connects to addr from the local IP address local ("" picks one), for tests
+// of behaviour that depends on the client's address: on Linux every address of
+// 127.0.0.0/8 is loopback, so "127.0.0.2" is a second client host.
+func DialFrom(t testing.TB, addr, local string) *Client {
+	t.Helper()
+	d := net.Dialer{Timeout: Timeout}
+	if local != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(local)}
 	}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("proxytest: dial %s from %q: %v", addr, local, err)
+	}
+	return NewClient(t, conn)
+}
+
+// NewClient wraps an open connection; it is closed when the test ends.
+func NewClient(t testing.TB, conn net.Conn) *Client {
 	t.Cleanup(func() { conn.Close() })
 	return &Client{t: t, conn: conn, r: bufio.NewReaderSize(conn, 64<<10)}
 }

@@ -8,8 +8,13 @@
 // by package proxy; commands that cannot travel over a shared server connection are
 // refused by the backend that shares it.
 //
+// The package also holds the Redis 7 command table (Lookup, Command): arity, flags and
+// the positions of key arguments (Command.Keys), generated from a real Redis by
+// `go generate ./router` and checked in. Middleware that touch keys (rewrite) and the
+// routing of multi-key commands use it.
+//
 // # Threading
 //
-// A Forward is safe for concurrent use. Its ServeRESP runs on the client connection's
+// A Forward and the command table are safe for concurrent use. Its ServeRESP runs on the client connection's
 // event loop and never blocks; replies are written from the backend's goroutines.
 package router

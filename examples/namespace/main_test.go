@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/redchain/redchain/internal/redistest"
+	"github.com/redchain/redchain/proxy/proxytest"
+)
+
+// syncBuffer is a log sink the test can read while the proxy writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs the example with args until the test ends, and returns its address.
+func start(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	addrc := make(chan net.Addr, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, append([]string{"-listen", "127.0.0.1:0"}, args...), logs, func(a net.Addr) { addrc <- a })
+	}()
+	var addr net.Addr
+	select {
+	case addr = <-addrc:
+	case err := <-errc:
+		t.Fatalf("run: %v\n%s", err, logs)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-errc; err != nil {
+			t.Errorf("run returned %v", err)
+		}
+		if !strings.Contains(logs.String(), "stopped") {
+			t.Errorf("no graceful stop in the log:\n%s", logs)
+		}
+	})
+	return addr.String()
+}
+
+func TestNamespace(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	addr := start(t, "-upstream", srv.Addr(), "-prefix", "tenant1:", "-deny", "FLUSHALL, FLUSHDB",
+		"-rename", "CONFIG=,INFO2=INFO")
+	c := goredis.NewClient(&goredis.Options{Addr: addr, Protocol: 2, DisableIndentity: true})
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.MSet(ctx, "a", "1", "b", "2").Err(); err != nil {
+		t.Fatal(err)
+	}
+	keys := c.Keys(ctx, "*").Val()
+	slices.Sort(keys)
+	if !slices.Equal(keys, []string{"a", "b"}) {
+		t.Errorf("KEYS * = %q", keys)
+	}
+	if v := srv.Client().Get(ctx, "tenant1:a").Val(); v != "1" {
+		t.Errorf("the server has tenant1:a = %q, want 1", v)
+	}
+	raw := proxytest.Dial(t, addr)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"FLUSHALL"}, "ERR command 'flushall' is denied by the proxy"},
+		{[]string{"flushdb"}, "ERR command 'flushdb' is denied by the proxy"},
+		{[]string{"CONFIG", "GET", "x"}, "ERR unknown command 'CONFIG', with args beginning with: 'GET' 'x' "},
+		{[]string{"DBSIZE"}, "ERR command 'dbsize' is not allowed in a key namespace"},
+	} {
+		if v := raw.Do(tc.args...); string(v.Str) != tc.want {
+			t.Errorf("%q: %v, want %q", tc.args, v, tc.want)
+		}
+	}
+	if v := raw.Do("INFO2", "server"); !strings.Contains(string(v.Str), "redis_version") {
+		t.Errorf("INFO2 (renamed INFO): %v", v)
+	}
+}
+
+func TestEmbedded(t *testing.T) {
+	t.Parallel()
+	addr := start(t, "-prefix", "p:")
+	c := goredis.NewClient(&goredis.Options{Addr: addr, Protocol: 2, DisableIndentity: true})
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Get(ctx, "k").Result(); err != nil || v != "v" {
+		t.Errorf("GET = %q, %v", v, err)
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"-rename", "NOEQUALS"}, {"-rename", "=X"}, {"-nope"}} {
+		if err := run(context.Background(), args, &syncBuffer{}, nil); err == nil {
+			t.Errorf("run(%q) succeeded, want an error", args)
+		}
+	}
+}

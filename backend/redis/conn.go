@@ -316,34 +316,42 @@ func (c *conn) readLoop(nc net.Conn, gen uint64) error {
 		n, rerr := nc.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 
-		from := start
-		ends := c.ends[:0]
-		var perr error
-		for start < len(buf) {
-			m, err := c.parser.Next(buf[start:])
-			if err != nil {
-				perr = err
-				break
-			}
-			if m == 0 {
-				break
-			}
-			start += m
-			ends = append(ends, start)
-		}
-		c.ends = ends
-		if len(ends) > 0 {
-			if err := c.deliver(gen, buf, from, ends); err != nil {
-				return err
-			}
-		}
-		if perr != nil {
-			return perr
+		var err error
+		if start, err = c.consume(gen, buf, start); err != nil {
+			return err
 		}
 		if rerr != nil {
 			return rerr
 		}
 	}
+}
+
+// consume delimits the complete replies in buf[start:], hands them to their callbacks,
+// and returns where the first incomplete one starts. A malformed reply, or a reply nobody
+// waits for, is an error (after the replies before it were delivered).
+func (c *conn) consume(gen uint64, buf []byte, start int) (int, error) {
+	from := start
+	ends := c.ends[:0]
+	var perr error
+	for start < len(buf) {
+		m, err := c.parser.Next(buf[start:])
+		if err != nil {
+			perr = err
+			break
+		}
+		if m == 0 {
+			break
+		}
+		start += m
+		ends = append(ends, start)
+	}
+	c.ends = ends
+	if len(ends) > 0 {
+		if err := c.deliver(gen, buf, from, ends); err != nil {
+			return start, err
+		}
+	}
+	return start, perr
 }
 
 // deliver hands the frames buf[from:ends[0]], buf[ends[0]:ends[1]]... to the oldest

@@ -159,30 +159,9 @@ func (h *attachment) onData(data []byte) {
 		c.rbuf = append(c.rbuf, data...)
 		buf = c.rbuf
 	}
-	start := 0
-	ends := c.ends[:0]
-	var perr error
-	for start < len(buf) {
-		m, err := c.parser.Next(buf[start:])
-		if err != nil {
-			perr = err
-			break
-		}
-		if m == 0 {
-			break
-		}
-		start += m
-		ends = append(ends, start)
-	}
-	c.ends = ends
-	if len(ends) > 0 {
-		if err := c.deliver(gen, buf, 0, ends); err != nil {
-			c.fail(gen, err)
-			return
-		}
-	}
-	if perr != nil {
-		c.fail(gen, perr)
+	start, err := c.consume(gen, buf, 0)
+	if err != nil {
+		c.fail(gen, err)
 		return
 	}
 	// Keep the start of an incomplete reply; the parser resumes where it stopped.

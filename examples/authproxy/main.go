@@ -14,44 +14,30 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/redchain/redchain/backend/redis"
+	"github.com/redchain/redchain/cli"
 	"github.com/redchain/redchain/middleware/auth"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/router"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "authproxy:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("authproxy", run) }
 
 // run serves until ctx ends, then shuts down gracefully. ready, when not nil, is called
 // with the proxy's address once it serves.
 func run(ctx context.Context, args []string, logOut io.Writer, ready func(net.Addr)) error {
 	fs := flag.NewFlagSet("authproxy", flag.ContinueOnError)
 	fs.SetOutput(logOut)
-	listen := fs.String("listen", "127.0.0.1:6380", "address to accept Redis clients on")
-	upstream := fs.String("upstream", "", "Redis server host:port (empty: start an embedded one)")
-	password := fs.String("upstream-password", "", "password for the upstream Redis")
-	level := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
+	var common cli.Flags
+	common.Register(fs)
 	usersFlag := fs.String("users", "alice:secret", "the users the authentication service knows, as name:password,name:password")
 	latency := fs.Duration("auth-latency", 200*time.Millisecond, "how long the authentication service takes to answer")
 	timeout := fs.Duration("auth-timeout", auth.DefaultTimeout, "how long a check may take before the client gets an error")
@@ -66,57 +52,20 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(net.Ad
 		return fmt.Errorf("-users: %w", err)
 	}
 
-	log := hclog.New(&hclog.LoggerOptions{Name: "redchain", Level: hclog.LevelFromString(*level), Output: logOut})
-
+	app, err := cli.Start(common, logOut)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
 	a, err := auth.New(auth.Config{
-		Authenticator: &service{users: users, latency: *latency, log: log.Named("auth")},
+		Authenticator: &service{users: users, latency: *latency, log: app.Log.Named("auth")},
 		Timeout:       *timeout,
 	})
 	if err != nil {
 		return err
 	}
-	log.Info("authentication service", "users", len(users), "latency", *latency)
-
-	if *upstream == "" {
-		mini := miniredis.NewMiniRedis()
-		if err := mini.StartAddr("127.0.0.1:0"); err != nil {
-			return fmt.Errorf("embedded redis: %w", err)
-		}
-		defer mini.Close()
-		*upstream = mini.Addr()
-		log.Info("no -upstream given: using an embedded, in-memory Redis (miniredis) for trying things out", "addr", *upstream)
-	}
-
-	b, err := redis.New(redis.Config{Addr: *upstream, Password: *password, Logger: log.Named("backend")})
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-
-	srv := proxy.New(proxy.Chain(router.New(b), a), proxy.WithLogger(log))
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe(*listen) }()
-	<-srv.Ready()
-	if ready != nil && srv.Addr() != nil {
-		ready(srv.Addr())
-	}
-
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-		log.Info("shutting down")
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, proxy.ErrServerClosed) {
-		return err
-	}
-	log.Info("stopped")
-	return nil
+	app.Log.Info("authentication service", "users", len(users), "latency", *latency)
+	return app.Serve(ctx, app.NewServer(proxy.Chain(router.New(app.Backend), a)), ready)
 }
 
 // parseUsers reads "name:password,name:password" into SHA-256 hashes of the passwords.

@@ -1,64 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"net"
+	"io"
 	"strings"
-	"sync"
 	"testing"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/redchain/redchain/cli/clitest"
 	"github.com/redchain/redchain/internal/redistest"
 	"github.com/redchain/redchain/proxy/proxytest"
 )
-
-// syncBuffer is a log sink the test can read while the proxy writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// start runs the example with args until the test ends, and returns its address.
-func start(t *testing.T, args ...string) (string, *syncBuffer) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
-	addrc := make(chan net.Addr, 1)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- run(ctx, append([]string{"-listen", "127.0.0.1:0"}, args...), logs, func(a net.Addr) { addrc <- a })
-	}()
-	var addr net.Addr
-	select {
-	case addr = <-addrc:
-	case err := <-errc:
-		t.Fatalf("run: %v\n%s", err, logs)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-errc; err != nil {
-			t.Errorf("run returned %v", err)
-		}
-		if !strings.Contains(logs.String(), "stopped") {
-			t.Errorf("no graceful stop in the log:\n%s", logs)
-		}
-	})
-	return addr.String(), logs
-}
 
 // pipeline writes cmds in one write and returns their replies, each as its RESP
 // encoding.
@@ -85,7 +38,8 @@ func authSetGet(user, password string) [][]string {
 // commands behind AUTH wait for it.
 func TestPipelinedAuth(t *testing.T) {
 	t.Parallel()
-	addr, logs := start(t, "-auth-latency", "50ms", "-users", "alice:secret,bob:pw")
+	at, logs := clitest.Start(t, run, "-auth-latency", "50ms", "-users", "alice:secret,bob:pw")
+	addr := at.String()
 	want := []string{"+OK\r\n", "+PONG\r\n", "+OK\r\n", "$1\r\nv\r\n"}
 	if got := pipeline(t, addr, authSetGet("bob", "pw")...); strings.Join(got, "") != strings.Join(want, "") {
 		t.Errorf("replies %q, want %q", got, want)
@@ -106,7 +60,8 @@ func TestPipelinedAuth(t *testing.T) {
 func TestUpstreamGoRedis(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	addr, _ := start(t, "-upstream", srv.Addr(), "-auth-latency", "10ms")
+	at, _ := clitest.Start(t, run, "-upstream", srv.Addr(), "-auth-latency", "10ms")
+	addr := at.String()
 	ctx := context.Background()
 	c := goredis.NewClient(&goredis.Options{Addr: addr, Protocol: 2, Username: "alice", Password: "secret"})
 	defer c.Close()
@@ -128,8 +83,7 @@ func TestBadFlags(t *testing.T) {
 		{"-auth-timeout", "-1s"},
 		{"-nope"},
 	} {
-		var logs syncBuffer
-		if err := run(context.Background(), args, &logs, nil); err == nil {
+		if err := run(context.Background(), args, io.Discard, nil); err == nil {
 			t.Errorf("run %q: no error", args)
 		}
 	}

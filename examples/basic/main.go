@@ -17,32 +17,21 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof" // also registers on http.DefaultServeMux, which is never served here
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/hashicorp/go-hclog"
 	promclient "github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
-	"github.com/redchain/redchain/backend/redis"
+	"github.com/redchain/redchain/cli"
 	"github.com/redchain/redchain/middleware/observe"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/router"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "basic:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("basic", run) }
 
 // addrs are the addresses run listens on.
 type addrs struct {
@@ -55,34 +44,21 @@ type addrs struct {
 // with the listening addresses once everything serves.
 func run(ctx context.Context, args []string, logOut io.Writer, ready func(addrs)) error {
 	fs := flag.NewFlagSet("basic", flag.ContinueOnError)
-	listen := fs.String("listen", "127.0.0.1:6380", "address to accept Redis clients on")
-	upstream := fs.String("upstream", "", "Redis server host:port (empty: start an embedded one)")
-	password := fs.String("upstream-password", "", "password for the upstream Redis")
-	level := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
+	fs.SetOutput(logOut)
+	var common cli.Flags
+	common.Register(fs)
 	metricsAddr := fs.String("metrics-addr", "", "address to serve Prometheus metrics on, at /metrics (empty: off)")
 	pprofAddr := fs.String("pprof-addr", "", "address to serve net/http/pprof on, at /debug/pprof/ (empty: off)")
-	loops := fs.Int("event-loops", 0, "event loops (0: one per CPU, GOMAXPROCS)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 
-	log := hclog.New(&hclog.LoggerOptions{Name: "redchain", Level: hclog.LevelFromString(*level), Output: logOut})
-
-	if *upstream == "" {
-		mini := miniredis.NewMiniRedis()
-		if err := mini.StartAddr("127.0.0.1:0"); err != nil {
-			return fmt.Errorf("embedded redis: %w", err)
-		}
-		defer mini.Close()
-		*upstream = mini.Addr()
-		log.Info("no -upstream given: using an embedded, in-memory Redis (miniredis) for trying things out", "addr", *upstream)
-	}
-
-	b, err := redis.New(redis.Config{Addr: *upstream, Password: *password, Logger: log.Named("backend")})
+	app, err := cli.Start(common, logOut)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
+	defer app.Close()
+	log := app.Log
 
 	var at addrs
 	if *pprofAddr != "" {
@@ -128,47 +104,25 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addrs)
 		log.Info("serving metrics", "url", "http://"+hs.addr.String()+"/metrics")
 	}
 
-	opts := []proxy.Option{proxy.WithLogger(log)}
-	if *loops > 0 {
-		opts = append(opts, proxy.WithEventLoops(*loops))
-	}
-	srv := proxy.New(proxy.Chain(router.New(b), mws...), opts...)
+	srv := app.NewServer(proxy.Chain(router.New(app.Backend), mws...))
 	if mp != nil {
 		unregisterServer, err := observe.RegisterServer(mp, srv)
 		if err != nil {
 			return err
 		}
 		defer unregisterServer()
-		unregisterBackend, err := observe.RegisterBackend(mp, "upstream", b)
+		unregisterBackend, err := observe.RegisterBackend(mp, "upstream", app.Backend)
 		if err != nil {
 			return err
 		}
 		defer unregisterBackend()
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe(*listen) }()
-	<-srv.Ready()
-	if ready != nil && srv.Addr() != nil {
-		at.proxy = srv.Addr()
-		ready(at)
-	}
-
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-		log.Info("shutting down")
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, proxy.ErrServerClosed) {
-		return err
-	}
-	log.Info("stopped")
-	return nil
+	return app.Serve(ctx, srv, func(a net.Addr) {
+		if ready != nil {
+			at.proxy = a
+			ready(at)
+		}
+	})
 }
 
 // httpServer is an HTTP server on its own listener, for metrics and pprof.

@@ -1,71 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/redchain/redchain/cli/clitest"
 	"github.com/redchain/redchain/internal/redistest"
 )
-
-// syncBuffer is a log sink the test can read while the proxy writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// start runs the example with args until the test ends, and returns its proxy address.
-func start(t *testing.T, args ...string) (string, *syncBuffer) {
-	t.Helper()
-	at, logs := startAll(t, args...)
-	return at.proxy.String(), logs
-}
-
-// startAll runs the example with args until the test ends, and returns its addresses.
-func startAll(t *testing.T, args ...string) (addrs, *syncBuffer) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
-	addrc := make(chan addrs, 1)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- run(ctx, append([]string{"-listen", "127.0.0.1:0"}, args...), logs, func(a addrs) { addrc <- a })
-	}()
-	var at addrs
-	select {
-	case at = <-addrc:
-	case err := <-errc:
-		t.Fatalf("run: %v\n%s", err, logs)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-errc; err != nil {
-			t.Errorf("run returned %v", err)
-		}
-		if !strings.Contains(logs.String(), "stopped") {
-			t.Errorf("no graceful stop in the log:\n%s", logs)
-		}
-	})
-	return at, logs
-}
 
 func setGet(t *testing.T, addr string) {
 	t.Helper()
@@ -82,7 +28,8 @@ func setGet(t *testing.T, addr string) {
 
 func TestEmbeddedDefault(t *testing.T) {
 	t.Parallel()
-	addr, logs := start(t)
+	at, logs := clitest.Start(t, run)
+	addr := at.proxy.String()
 	setGet(t, addr)
 	for _, want := range []string{"embedded", "listening"} {
 		if !strings.Contains(logs.String(), want) {
@@ -94,7 +41,8 @@ func TestEmbeddedDefault(t *testing.T) {
 func TestUpstream(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	addr, _ := start(t, "-upstream", srv.Addr())
+	at, _ := clitest.Start(t, run, "-upstream", srv.Addr())
+	addr := at.proxy.String()
 	setGet(t, addr)
 	if v, err := srv.Client().Get(context.Background(), "a").Result(); err != nil || v != "1" {
 		t.Fatalf("the real server has a=%q (%v), want 1", v, err)
@@ -119,7 +67,7 @@ func get(t *testing.T, url string) string {
 
 func TestMetricsAndPprof(t *testing.T) {
 	t.Parallel()
-	at, _ := startAll(t, "-metrics-addr", "127.0.0.1:0", "-pprof-addr", "127.0.0.1:0")
+	at, _ := clitest.Start(t, run, "-metrics-addr", "127.0.0.1:0", "-pprof-addr", "127.0.0.1:0")
 	if at.metrics == nil || at.pprof == nil {
 		t.Fatalf("metrics at %v, pprof at %v: want both", at.metrics, at.pprof)
 	}
@@ -144,7 +92,7 @@ func TestMetricsAndPprof(t *testing.T) {
 
 func TestNoHTTPByDefault(t *testing.T) {
 	t.Parallel()
-	at, logs := startAll(t)
+	at, logs := clitest.Start(t, run)
 	if at.metrics != nil || at.pprof != nil {
 		t.Errorf("metrics at %v, pprof at %v without the flags: want neither", at.metrics, at.pprof)
 	}

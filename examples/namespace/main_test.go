@@ -1,71 +1,25 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"net"
+	"io"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/redchain/redchain/cli/clitest"
 	"github.com/redchain/redchain/internal/redistest"
 	"github.com/redchain/redchain/proxy/proxytest"
 )
 
-// syncBuffer is a log sink the test can read while the proxy writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// start runs the example with args until the test ends, and returns its address.
-func start(t *testing.T, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
-	addrc := make(chan net.Addr, 1)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- run(ctx, append([]string{"-listen", "127.0.0.1:0"}, args...), logs, func(a net.Addr) { addrc <- a })
-	}()
-	var addr net.Addr
-	select {
-	case addr = <-addrc:
-	case err := <-errc:
-		t.Fatalf("run: %v\n%s", err, logs)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-errc; err != nil {
-			t.Errorf("run returned %v", err)
-		}
-		if !strings.Contains(logs.String(), "stopped") {
-			t.Errorf("no graceful stop in the log:\n%s", logs)
-		}
-	})
-	return addr.String()
-}
-
 func TestNamespace(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	addr := start(t, "-upstream", srv.Addr(), "-prefix", "tenant1:", "-deny", "FLUSHALL, FLUSHDB",
+	at, _ := clitest.Start(t, run, "-upstream", srv.Addr(), "-prefix", "tenant1:", "-deny", "FLUSHALL, FLUSHDB",
 		"-rename", "CONFIG=,INFO2=INFO")
+	addr := at.String()
 	c := goredis.NewClient(&goredis.Options{Addr: addr, Protocol: 2, DisableIndentity: true})
 	defer c.Close()
 	ctx := context.Background()
@@ -101,7 +55,8 @@ func TestNamespace(t *testing.T) {
 
 func TestEmbedded(t *testing.T) {
 	t.Parallel()
-	addr := start(t, "-prefix", "p:")
+	at, _ := clitest.Start(t, run, "-prefix", "p:")
+	addr := at.String()
 	c := goredis.NewClient(&goredis.Options{Addr: addr, Protocol: 2, DisableIndentity: true})
 	defer c.Close()
 	ctx := context.Background()
@@ -116,7 +71,7 @@ func TestEmbedded(t *testing.T) {
 func TestBadFlags(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{{"-rename", "NOEQUALS"}, {"-rename", "=X"}, {"-nope"}} {
-		if err := run(context.Background(), args, &syncBuffer{}, nil); err == nil {
+		if err := run(context.Background(), args, io.Discard, nil); err == nil {
 			t.Errorf("run(%q) succeeded, want an error", args)
 		}
 	}

@@ -1,67 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"net"
+	"io"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
 
+	"github.com/redchain/redchain/cli/clitest"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, proxytest.LeakOptions()...)
-}
-
-// syncBuffer is a log sink the test can read while the proxy writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// start runs the example with args until the test ends, and returns its address.
-func start(t *testing.T, args ...string) (string, *syncBuffer) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
-	addrc := make(chan net.Addr, 1)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- run(ctx, append([]string{"-listen", "127.0.0.1:0"}, args...), logs, func(a net.Addr) { addrc <- a })
-	}()
-	var addr net.Addr
-	select {
-	case addr = <-addrc:
-	case err := <-errc:
-		t.Fatalf("run: %v\n%s", err, logs)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-errc; err != nil {
-			t.Errorf("run returned %v", err)
-		}
-		if !strings.Contains(logs.String(), "stopped") {
-			t.Errorf("no graceful stop in the log:\n%s", logs)
-		}
-	})
-	return addr.String(), logs
 }
 
 // burst pipelines n INCRs and returns how many went through and how many were refused.
@@ -90,7 +43,8 @@ func burst(t *testing.T, addr string, n int) (passed, refused int) {
 // TestRejectBurst: a burst over the limit gets some errors.
 func TestRejectBurst(t *testing.T) {
 	t.Parallel()
-	addr, logs := start(t, "-rate", "10", "-burst", "5", "-per", "ip", "-mode", "reject")
+	at, logs := clitest.Start(t, run, "-rate", "10", "-burst", "5", "-per", "ip", "-mode", "reject")
+	addr := at.String()
 	passed, refused := burst(t, addr, 50)
 	if passed < 5 || refused == 0 {
 		t.Errorf("50 pipelined INCRs at 10/s burst 5: %d through, %d refused; want at least 5 through and some refused", passed, refused)
@@ -105,7 +59,8 @@ func TestRejectBurst(t *testing.T) {
 // TestDelay: in delay mode a small burst over the limit all goes through.
 func TestDelay(t *testing.T) {
 	t.Parallel()
-	addr, _ := start(t, "-rate", "200", "-burst", "5", "-per", "conn", "-mode", "delay", "-max-delay", "1s")
+	at, _ := clitest.Start(t, run, "-rate", "200", "-burst", "5", "-per", "conn", "-mode", "delay", "-max-delay", "1s")
+	addr := at.String()
 	if passed, refused := burst(t, addr, 20); passed != 20 || refused != 0 {
 		t.Errorf("20 pipelined INCRs in delay mode: %d through, %d refused; want all through", passed, refused)
 	}
@@ -119,7 +74,7 @@ func TestBadFlags(t *testing.T) {
 		{"-rate", "0"},
 		{"-burst", "0"},
 	} {
-		if err := run(context.Background(), args, &syncBuffer{}, nil); err == nil {
+		if err := run(context.Background(), args, io.Discard, nil); err == nil {
 			t.Errorf("run %v succeeded, want an error", args)
 		}
 	}

@@ -1,0 +1,146 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/redchain/redchain/backend/redis"
+	"github.com/redchain/redchain/proxy"
+)
+
+// Run is a command's run function: it parses args, serves until ctx ends, logs to logOut,
+// and calls ready, when not nil, with its address (or addresses) once it serves. It
+// returns nil after a graceful stop.
+type Run[A any] func(ctx context.Context, args []string, logOut io.Writer, ready func(A)) error
+
+// Main is a command's main: it calls run with the command line and os.Stderr until
+// SIGINT or SIGTERM, and exits with status 1, printing "name: error", if run fails.
+func Main[A any](name string, run Run[A]) {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stderr, nil)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+}
+
+// ShutdownTimeout is how long Serve waits for the commands in progress to be answered
+// when its context ends, before it closes every connection.
+const ShutdownTimeout = 10 * time.Second
+
+// Flags are the settings every redchain proxy binary has. The zero value is an embedded
+// Redis with the defaults Register sets except Listen: use Register to fill it from flags.
+type Flags struct {
+	Listen           string // -listen: address to accept Redis clients on
+	Upstream         string // -upstream: Redis host:port; empty starts an embedded miniredis
+	UpstreamPassword string // -upstream-password: password for the upstream Redis
+	LogLevel         string // -log-level: trace, debug, info, warn or error
+	EventLoops       int    // -event-loops: event loops; 0 is one per CPU (GOMAXPROCS)
+}
+
+// Register defines -listen (127.0.0.1:6380), -upstream (empty), -upstream-password
+// (empty), -log-level (info) and -event-loops (0) on fs, storing into f.
+func (f *Flags) Register(fs *flag.FlagSet) {
+	fs.StringVar(&f.Listen, "listen", "127.0.0.1:6380", "address to accept Redis clients on")
+	fs.StringVar(&f.Upstream, "upstream", "", "Redis server host:port (empty: start an embedded one)")
+	fs.StringVar(&f.UpstreamPassword, "upstream-password", "", "password for the upstream Redis")
+	fs.StringVar(&f.LogLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
+	fs.IntVar(&f.EventLoops, "event-loops", 0, "event loops (0: one per CPU, GOMAXPROCS)")
+}
+
+// App is what Start set up for a command: its logger and its backend.
+type App struct {
+	// Log is the command's logger, named "redchain", at Flags.LogLevel.
+	Log hclog.Logger
+	// Backend is the upstream Redis (or the embedded one); Close closes it.
+	Backend *redis.Backend
+
+	flags Flags
+	mini  *miniredis.Miniredis // nil with an upstream
+}
+
+// Start makes a logger writing to logOut, starts an embedded miniredis on a free loopback
+// port when f.Upstream is empty (and logs that it does), and connects a backend to the
+// upstream. Call Close when done, also when Serve is never called.
+func Start(f Flags, logOut io.Writer) (*App, error) {
+	a := &App{
+		Log:   hclog.New(&hclog.LoggerOptions{Name: "redchain", Level: hclog.LevelFromString(f.LogLevel), Output: logOut}),
+		flags: f,
+	}
+	if a.flags.Upstream == "" {
+		a.mini = miniredis.NewMiniRedis()
+		if err := a.mini.StartAddr("127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("cli: embedded redis: %w", err)
+		}
+		a.flags.Upstream = a.mini.Addr()
+		a.Log.Info("no -upstream given: using an embedded, in-memory Redis (miniredis) for trying things out", "addr", a.flags.Upstream)
+	}
+	b, err := redis.New(redis.Config{Addr: a.flags.Upstream, Password: a.flags.UpstreamPassword, Logger: a.Log.Named("backend")})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Backend = b
+	return a, nil
+}
+
+// NewServer returns proxy.New(h, ...) with the App's logger and -event-loops, then opts.
+func (a *App) NewServer(h proxy.Handler, opts ...proxy.Option) *proxy.Server {
+	base := []proxy.Option{proxy.WithLogger(a.Log)}
+	if a.flags.EventLoops > 0 {
+		base = append(base, proxy.WithEventLoops(a.flags.EventLoops))
+	}
+	return proxy.New(h, append(base, opts...)...)
+}
+
+// Serve runs srv on -listen until ctx ends, then shuts it down gracefully (see
+// ShutdownTimeout) and logs "stopped". ready, when not nil, is called with the address
+// srv listens on once it serves. Serve returns nil after a graceful stop, or the error
+// that stopped srv.
+func (a *App) Serve(ctx context.Context, srv *proxy.Server, ready func(net.Addr)) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe(a.flags.Listen) }()
+	<-srv.Ready()
+	if ready != nil && srv.Addr() != nil {
+		ready(srv.Addr())
+	}
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		a.Log.Info("shutting down")
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, proxy.ErrServerClosed) {
+		return err
+	}
+	a.Log.Info("stopped")
+	return nil
+}
+
+// Close closes the backend and the embedded Redis, if any. Call it after Serve returns.
+func (a *App) Close() {
+	if a.Backend != nil {
+		a.Backend.Close()
+	}
+	if a.mini != nil {
+		a.mini.Close()
+	}
+}

@@ -48,16 +48,21 @@ type Flags struct {
 	UpstreamPassword string // -upstream-password: password for the upstream Redis
 	LogLevel         string // -log-level: trace, debug, info, warn or error
 	EventLoops       int    // -event-loops: event loops; 0 is one per CPU (GOMAXPROCS)
+	MetricsAddr      string // -metrics-addr: serve Prometheus metrics at /metrics; empty: off
+	PprofAddr        string // -pprof-addr: serve net/http/pprof at /debug/pprof/; empty: off
 }
 
 // Register defines -listen (127.0.0.1:6380), -upstream (empty), -upstream-password
-// (empty), -log-level (info) and -event-loops (0) on fs, storing into f.
+// (empty), -log-level (info), -event-loops (0), -metrics-addr (empty) and -pprof-addr
+// (empty) on fs, storing into f.
 func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Listen, "listen", "127.0.0.1:6380", "address to accept Redis clients on")
 	fs.StringVar(&f.Upstream, "upstream", "", "Redis server host:port (empty: start an embedded one)")
 	fs.StringVar(&f.UpstreamPassword, "upstream-password", "", "password for the upstream Redis")
 	fs.StringVar(&f.LogLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fs.IntVar(&f.EventLoops, "event-loops", 0, "event loops (0: one per CPU, GOMAXPROCS)")
+	fs.StringVar(&f.MetricsAddr, "metrics-addr", "", "address to serve Prometheus metrics on, at /metrics (empty: off)")
+	fs.StringVar(&f.PprofAddr, "pprof-addr", "", "address to serve net/http/pprof on, at /debug/pprof/ (empty: off)")
 }
 
 // App is what Start set up for a command: its logger and its backend.
@@ -67,8 +72,9 @@ type App struct {
 	// Backend is the upstream Redis (or the embedded one); Close closes it.
 	Backend *redis.Backend
 
-	flags Flags
-	mini  *miniredis.Miniredis // nil with an upstream
+	flags     Flags
+	mini      *miniredis.Miniredis // nil with an upstream
+	endpoints                      // the metrics and pprof endpoints (http.go)
 }
 
 // Start makes a logger writing to logOut, starts an embedded miniredis on a free loopback
@@ -93,16 +99,27 @@ func Start(f Flags, logOut io.Writer) (*App, error) {
 		return nil, err
 	}
 	a.Backend = b
+	if err := a.startHTTP(); err != nil {
+		a.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
 // NewServer returns proxy.New(h, ...) with the App's logger and -event-loops, then opts.
+// With -metrics-addr, the observe middleware goes first in front of h (it sees every
+// command) and the server's and backend's gauges are registered. Call it once.
 func (a *App) NewServer(h proxy.Handler, opts ...proxy.Option) *proxy.Server {
+	if a.obs != nil {
+		h = proxy.Chain(h, a.obs)
+	}
 	base := []proxy.Option{proxy.WithLogger(a.Log)}
 	if a.flags.EventLoops > 0 {
 		base = append(base, proxy.WithEventLoops(a.flags.EventLoops))
 	}
-	return proxy.New(h, append(base, opts...)...)
+	srv := proxy.New(h, append(base, opts...)...)
+	a.registerMetrics(srv)
+	return srv
 }
 
 // Serve runs srv on -listen until ctx ends, then shuts it down gracefully (see
@@ -135,8 +152,10 @@ func (a *App) Serve(ctx context.Context, srv *proxy.Server, ready func(net.Addr)
 	return nil
 }
 
-// Close closes the backend and the embedded Redis, if any. Call it after Serve returns.
+// Close stops the metrics and pprof endpoints and closes the backend and the embedded
+// Redis, if any. Call it after Serve returns.
 func (a *App) Close() {
+	a.stopHTTP(a.Log)
 	if a.Backend != nil {
 		a.Backend.Close()
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"io"
 	"net"
+	stdhttp "net/http"
 	"strings"
 	"testing"
 
@@ -46,8 +47,8 @@ func TestRegister(t *testing.T) {
 		want cli.Flags
 	}{
 		{"defaults", nil, cli.Flags{Listen: "127.0.0.1:6380", LogLevel: "info"}},
-		{"all", []string{"-listen", ":1", "-upstream", "h:2", "-upstream-password", "pw", "-log-level", "debug", "-event-loops", "3"},
-			cli.Flags{Listen: ":1", Upstream: "h:2", UpstreamPassword: "pw", LogLevel: "debug", EventLoops: 3}},
+		{"all", []string{"-listen", ":1", "-upstream", "h:2", "-upstream-password", "pw", "-log-level", "debug", "-event-loops", "3", "-metrics-addr", ":4", "-pprof-addr", ":5"},
+			cli.Flags{Listen: ":1", Upstream: "h:2", UpstreamPassword: "pw", LogLevel: "debug", EventLoops: 3, MetricsAddr: ":4", PprofAddr: ":5"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -106,4 +107,65 @@ func TestListenFails(t *testing.T) {
 	if err == nil {
 		t.Error("run on a used address: no error")
 	}
+}
+
+func TestMetricsAndPprof(t *testing.T) {
+	t.Parallel()
+	var f cli.Flags
+	f.Listen, f.MetricsAddr, f.PprofAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	app, err := cli.Start(f, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan net.Addr, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- app.Serve(ctx, app.NewServer(router.New(app.Backend)), func(a net.Addr) { addrc <- a })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-errc; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		app.Close()
+	})
+	if v := proxytest.Dial(t, (<-addrc).String()).Do("PING"); string(v.Str) != "PONG" {
+		t.Fatalf("PING: %v", v)
+	}
+	body := httpGet(t, "http://"+app.MetricsAddr().String()+"/metrics")
+	for _, want := range []string{`db_client_operation_duration_seconds_count{db_operation_name="ping"`, "redchain_server_connections", "redchain_backend_connections"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if body := httpGet(t, "http://"+app.PprofAddr().String()+"/debug/pprof/"); !strings.Contains(body, "goroutine") {
+		t.Errorf("/debug/pprof/ does not list profiles")
+	}
+}
+
+func TestNoEndpointsByDefault(t *testing.T) {
+	t.Parallel()
+	app, err := cli.Start(cli.Flags{}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	if app.MetricsAddr() != nil || app.PprofAddr() != nil {
+		t.Fatalf("endpoints without flags: metrics %v, pprof %v", app.MetricsAddr(), app.PprofAddr())
+	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := stdhttp.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d, %v", url, resp.StatusCode, err)
+	}
+	return string(b)
 }

@@ -1,5 +1,6 @@
 // Package cli is the flags and lifecycle a redchain proxy binary needs: a listen address,
-// an upstream Redis or an embedded one, a log level, event loops, and a graceful stop.
+// an upstream Redis or an embedded one, a log level, event loops, optional Prometheus
+// metrics and pprof endpoints (off unless asked for), and a graceful stop.
 //
 // A command's main is Main(name, run). Its run registers the common flags next to its
 // own, starts an App (a logger, an embedded miniredis when no upstream is given, and a

@@ -43,7 +43,15 @@ func (lp *Loop) Attach(nc net.Conn, onData func([]byte), onClose func(error)) (w
 		_ = nc.Close()
 		return nil, nil, fmt.Errorf("proxy: attach %s: %w", nc.RemoteAddr(), err)
 	}
-	res, ok := <-ch
+	var res gnet.RegisteredResult
+	var ok bool
+	select {
+	case res, ok = <-ch:
+	case <-lp.l.srv.done:
+		// The engine stopped: the loop may never take the connection (gnet would wait
+		// for it forever), so do not wait either.
+		return nil, nil, errStopped
+	}
 	if !ok {
 		return nil, nil, errStopped
 	}

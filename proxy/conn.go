@@ -336,15 +336,9 @@ func (c *Conn) drop(seq uint64) {
 	}
 }
 
-// serve runs the chain for one command. A panic becomes an error reply for that command.
+// serve runs the chain for one command.
 func (c *Conn) serve(s *slot) {
-	defer func() {
-		if r := recover(); r != nil {
-			c.srv.opts.logger.Error("panic serving command", "command", string(s.req.name), "conn", c.id, "panic", r)
-			s.w.WriteReply(resp.Error("ERR", "internal error"))
-		}
-	}()
-	c.srv.handler.ServeRESP(c.ctx, s.w, &s.req)
+	Serve(c.ctx, c.srv.handler, s.w, &s.req)
 }
 
 // complete takes the reply of w's command. Any goroutine.
@@ -471,6 +465,9 @@ func (c *Conn) expire(now, timeout int64) {
 		c.run()
 	}
 }
+
+// InternalError is the reply to a command whose handler panicked. Do not modify it.
+var InternalError = resp.Error("ERR", "internal error")
 
 var (
 	errReplyTimeout = resp.Error("ERR", "redchain: reply timeout")

@@ -4,6 +4,22 @@ import (
 	"context"
 )
 
+// Serve calls h.ServeRESP(ctx, w, req) the way the server passes a command into the
+// chain: a panic in h becomes InternalError for that command, and a log line through the
+// server's logger, instead of taking the event loop down. Middleware that pass a held
+// command on later, from a function given to Conn.Post, call next through it.
+func Serve(ctx context.Context, h Handler, w ReplyWriter, req *Request) {
+	defer func() {
+		if r := recover(); r != nil {
+			if c := req.conn; c != nil {
+				c.srv.opts.logger.Error("panic serving command", "command", string(req.name), "conn", c.id, "panic", r)
+			}
+			w.WriteReply(InternalError)
+		}
+	}()
+	h.ServeRESP(ctx, w, req)
+}
+
 // Handler answers one command. It runs on the connection's event loop and must not block:
 // it either writes the reply before returning (the fast path) or arranges for it to be
 // written later, from any goroutine. Either way it writes exactly one reply.

@@ -149,7 +149,6 @@ var (
 	errNoProto     = resp.Error("NOPROTO", "unsupported protocol version")
 	errUnavailable = resp.Error("ERR", "authentication service unavailable")
 	errTimedOut    = resp.Error("ERR", "authentication timed out")
-	errInternal    = resp.Error("ERR", "internal error")
 )
 
 // ServeRESP answers AUTH, authenticates HELLO ... AUTH and passes the rest of it on,
@@ -259,7 +258,7 @@ func (a *Auth) serveHello(ctx context.Context, w proxy.ReplyWriter, req *proxy.R
 	a.checkAsync(ctx, c, w, string(name), string(password), func(userName string) {
 		a.grant(c, userName)
 		req.SetCommand(resp.Command{Args: rest})
-		next.ServeRESP(ctx, w, req)
+		proxy.Serve(ctx, next, w, req) // later, from Post: a panic below still gets its reply
 	})
 }
 
@@ -325,13 +324,6 @@ func (a *Auth) checkAsync(ctx context.Context, c *proxy.Conn, w proxy.ReplyWrite
 					return // nobody to answer; the held commands were dropped with it
 				}
 			}
-			defer func() {
-				// A panic below (HELLO passed on) must not leave the command unanswered.
-				if r := recover(); r != nil {
-					w.WriteReply(errInternal)
-					panic(r)
-				}
-			}()
 			settle(v)
 		})
 	}

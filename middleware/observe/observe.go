@@ -121,15 +121,12 @@ func (o *Observe) ServeRESP(ctx context.Context, w proxy.ReplyWriter, req *proxy
 		if r := recover(); r != nil {
 			// The proxy answers a panic with this error; record it, then let the proxy
 			// handle the panic as if observe were not there.
-			rw.finish(errInternal)
+			rw.finish(proxy.InternalError)
 			panic(r)
 		}
 	}()
 	next.ServeRESP(ctx, rw, req)
 }
-
-// errInternal is what the proxy replies when a handler panics.
-var errInternal = resp.Error("ERR", "internal error")
 
 // writer is the reply writer of one measured command. It is never pooled or recycled, so
 // that a late or second reply through it can only reach its own command's writer.

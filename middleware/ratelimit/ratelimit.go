@@ -301,14 +301,8 @@ func (l *Limiter) resume(ctx context.Context, w proxy.ReplyWriter, req *proxy.Re
 	if closed {
 		return // nobody to answer; the request's slot is gone with the connection
 	}
-	// Outside the server's own dispatch a panic would take the loop down: answer it as
-	// the server does for a panic in the chain.
-	defer func() {
-		if p := recover(); p != nil {
-			w.WriteReply(resp.Error("ERR", "internal error"))
-		}
-	}()
-	next.ServeRESP(ctx, w, req)
+	// Outside the server's own dispatch: proxy.Serve answers a panic as it would.
+	proxy.Serve(ctx, next, w, req)
 }
 
 // bucket returns the bucket of c, and its table entry for IP and User. Loop-only for c.

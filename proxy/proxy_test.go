@@ -517,26 +517,9 @@ func BenchmarkServerPipeline(b *testing.B) {
 		mws[i] = pass{}
 	}
 	srv := proxytest.NewServer(b, proxy.Chain(echo, mws...), proxy.WithEventLoops(1))
-	c := proxytest.Dial(b, srv.Addr())
 	const depth = 16
 	req := bytes.Repeat([]byte("*1\r\n$4\r\nPING\r\n"), depth)
-	want := depth * len("+PONG\r\n")
-	buf := make([]byte, 64<<10)
-	conn := c.Conn()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i += depth {
-		if _, err := conn.Write(req); err != nil {
-			b.Fatal(err)
-		}
-		for got := 0; got < want; {
-			n, err := conn.Read(buf)
-			if err != nil {
-				b.Fatal(err)
-			}
-			got += n
-		}
-	}
+	proxytest.Pipeline(b, srv.Addr(), req, depth, depth*len("+PONG\r\n"))
 }
 
 func TestQueryBufferBoundsWaitingInput(t *testing.T) {

@@ -25,24 +25,8 @@ func benchmarkProxy(b *testing.B, depth int) {
 	}
 	b.Cleanup(func() { be.Close() })
 	srv := proxytest.NewServer(b, router.New(be), proxy.WithEventLoops(1))
-	conn := proxytest.Dial(b, srv.Addr()).Conn()
 	req := bytes.Repeat([]byte("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"), depth)
-	want := depth * len("$5\r\nvalue\r\n")
-	buf := make([]byte, 64<<10)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i += depth {
-		if _, err := conn.Write(req); err != nil {
-			b.Fatal(err)
-		}
-		for got := 0; got < want; {
-			n, err := conn.Read(buf)
-			if err != nil {
-				b.Fatal(err)
-			}
-			got += n
-		}
-	}
+	proxytest.Pipeline(b, srv.Addr(), req, depth, depth*len("$5\r\nvalue\r\n"))
 }
 
 func BenchmarkProxyGET(b *testing.B)           { benchmarkProxy(b, 1) }

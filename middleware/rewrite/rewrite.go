@@ -1,6 +1,7 @@
 package rewrite
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -317,7 +318,7 @@ func patterns(name string, args [][]byte) uint64 {
 	case "scan":
 		// As Redis's scanGenericCommand: options in pairs after the cursor.
 		for i := 2; i+1 < len(args) && i+1 < 64; i += 2 {
-			if equalFold("match", args[i]) {
+			if bytes.EqualFold(args[i], []byte("match")) {
 				set |= 1 << (i + 1)
 			}
 		}
@@ -325,14 +326,14 @@ func patterns(name string, args [][]byte) uint64 {
 		// As Redis's sortCommandGeneric.
 		for i := 2; i < len(args) && i < 63; i++ {
 			switch {
-			case equalFold("limit", args[i]):
+			case bytes.EqualFold(args[i], []byte("limit")):
 				i += 2
-			case equalFold("store", args[i]):
+			case bytes.EqualFold(args[i], []byte("store")):
 				i++
-			case equalFold("by", args[i]) && i+1 < len(args):
+			case bytes.EqualFold(args[i], []byte("by")) && i+1 < len(args):
 				set |= 1 << (i + 1)
 				i++
-			case equalFold("get", args[i]) && i+1 < len(args):
+			case bytes.EqualFold(args[i], []byte("get")) && i+1 < len(args):
 				if string(args[i+1]) != "#" {
 					set |= 1 << (i + 1)
 				}
@@ -358,20 +359,4 @@ func escapeGlob(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
-}
-
-func equalFold(s string, b []byte) bool {
-	if len(s) != len(b) {
-		return false
-	}
-	for i := range b {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if s[i] != c {
-			return false
-		}
-	}
-	return true
 }

@@ -208,3 +208,27 @@ func (r *Recorder) Wait(t testing.TB, n int) []resp.Value {
 }
 
 var _ proxy.ReplyWriter = (*Recorder)(nil)
+
+// Pipeline measures a server end to end in a benchmark: for b.N commands it writes req
+// (depth commands, already encoded) on a connection to addr and reads replyLen bytes of
+// replies, with nothing allocated on the client's side, so that b.ReportAllocs shows the
+// server's allocations per command.
+func Pipeline(b *testing.B, addr string, req []byte, depth, replyLen int) {
+	b.Helper()
+	conn := Dial(b, addr).Conn()
+	buf := make([]byte, 64<<10)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += depth {
+		if _, err := conn.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		for got := 0; got < replyLen; {
+			n, err := conn.Read(buf)
+			if err != nil {
+				b.Fatal(err)
+			}
+			got += n
+		}
+	}
+}

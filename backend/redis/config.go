@@ -29,6 +29,9 @@ type Config struct {
 	Password string
 	// DB is the database each connection selects with SELECT when it is not 0.
 	DB int
+	// ReadOnly sends READONLY on each new connection, for reads from a Redis Cluster
+	// replica.
+	ReadOnly bool
 	// Conns is the number of connections to the server (default 2). They are shared by all
 	// sessions: a session always uses connection id % Conns. A few pipelined connections
 	// carry many clients; more of them spread the load over more of Redis's I/O threads

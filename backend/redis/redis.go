@@ -88,6 +88,9 @@ func New(cfg Config) (*Backend, error) {
 	if cfg.DB != 0 {
 		b.hello = append(b.hello, resp.NewCommand("SELECT", strconv.Itoa(cfg.DB)))
 	}
+	if cfg.ReadOnly {
+		b.hello = append(b.hello, resp.NewCommand("READONLY"))
+	}
 
 	var first sync.WaitGroup // each connection's first attempt
 	first.Add(cfg.Conns)

@@ -45,11 +45,20 @@ type Conn struct {
 
 	// mu guards what other goroutines touch: the ring's layout, each slot's writer and
 	// reply, and the flags below.
-	mu     sync.Mutex
-	ring   []*slot // len is a power of two; slot of seq is ring[seq&(len-1)]
-	active bool    // the loop is working on this connection and will flush it
-	queued bool    // on its loop's ready list
-	dead   bool    // closed: replies are dropped
+	mu       sync.Mutex
+	ring     []*slot     // len is a power of two; slot of seq is ring[seq&(len-1)]
+	active   bool        // the loop is working on this connection and will flush it
+	queued   bool        // on its loop's ready list
+	dead     bool        // closed: replies are dropped
+	stamp    uint64      // completions so far: orders pushes among replies
+	oob      []pushFrame // pushes not yet written
+	oobBytes int
+}
+
+// pushFrame is a frame written out of band (Conn.Push), after the replies completed before it.
+type pushFrame struct {
+	stamp uint64 // Conn.stamp when it was pushed
+	frame []byte
 }
 
 // slot is one command in flight: its request, its writer and its encoded reply.
@@ -58,6 +67,7 @@ type slot struct {
 	w      *slotWriter // guarded by Conn.mu
 	open   bool        // guarded by Conn.mu: the writer may take the reply
 	done   bool        // guarded by Conn.mu: out holds the reply
+	stamp  uint64      // guarded by Conn.mu: Conn.stamp when it was completed
 	out    []byte      // guarded by Conn.mu until done is seen
 	preset bool        // loop-only: answered by the proxy before dispatch (protocol error)
 	buf    []byte      // the command's bytes
@@ -215,6 +225,8 @@ func (c *Conn) fail(v resp.Value) {
 	c.mu.Lock()
 	s.out = v.AppendTo(s.out[:0])
 	s.done = true
+	c.stamp++
+	s.stamp = c.stamp
 	c.mu.Unlock()
 	c.closing = true
 	c.in, c.inOff = nil, 0
@@ -358,6 +370,8 @@ func (c *Conn) complete(w *slotWriter, v resp.Value) bool {
 	s.out = v.AppendTo(s.out[:0])
 	s.open = false
 	s.done = true
+	c.stamp++
+	s.stamp = c.stamp
 	wake := !c.active && !c.queued
 	if wake {
 		c.queued = true
@@ -369,28 +383,45 @@ func (c *Conn) complete(w *slotWriter, v resp.Value) bool {
 	return true
 }
 
-// flush writes the replies that are ready, in order, and frees their slots.
+// flush writes the replies that are ready, in order, and frees their slots; pushes go
+// out with them, each after the replies completed before it.
 func (c *Conn) flush() int {
 	c.mu.Lock()
 	c.active = false
 	mask := uint64(len(c.ring) - 1)
 	seq := c.head
+	oob := c.oob
 	for seq < c.next {
 		s := c.ring[seq&mask]
 		if !s.done {
 			break
 		}
+		for len(oob) > 0 && oob[0].stamp < s.stamp {
+			c.iov = append(c.iov, oob[0].frame)
+			oob = oob[1:]
+		}
 		s.done = false
 		c.iov = append(c.iov, s.out)
 		seq++
 	}
+	for _, p := range oob {
+		c.iov = append(c.iov, p.frame)
+	}
+	pushed := len(c.oob) > 0
+	if pushed {
+		c.oob, c.oobBytes = nil, 0
+	}
 	c.mu.Unlock()
 	n := int(seq - c.head)
-	if n == 0 {
+	if n == 0 && !pushed {
 		return 0
 	}
 	if !c.closed {
 		c.write()
+		if pushed && c.gc.OutboundBuffered() > MaxPushBuffer {
+			c.srv.opts.logger.Warn("client does not read its pushes; closing", "conn", c.id, "limit", MaxPushBuffer)
+			_ = c.gc.Close()
+		}
 	}
 	clear(c.iov)
 	c.iov = c.iov[:0]
@@ -402,9 +433,49 @@ func (c *Conn) flush() int {
 	for ; c.head < seq; c.head++ {
 		c.ring[c.head&mask].reset()
 	}
-	c.loop.inflight -= n
-	c.loop.drained()
+	if n > 0 {
+		c.loop.inflight -= n
+		c.loop.drained()
+	}
 	return n
+}
+
+// MaxPushBuffer bounds the pushes (Conn.Push) waiting to be written to one client: a
+// client that does not read its pub/sub messages fast enough is disconnected beyond it,
+// as Redis does with its client-output-buffer-limit for pub/sub clients.
+const MaxPushBuffer = 32 << 20
+
+// Push writes v to the client out of band: it takes no Seq and answers no command. It
+// is how pub/sub messages and the server's own pushes reach a client. v goes out after
+// the replies of this connection that were completed before Push was called and are not
+// held back by an earlier command, and before the replies completed after it; pushes
+// keep their order. v is copied. Push reports false when the connection has closed, or
+// when the client let MaxPushBuffer of pushes pile up (the connection is then closed).
+// Safe from any goroutine.
+func (c *Conn) Push(v resp.Value) bool {
+	frame := v.AppendTo(nil)
+	c.mu.Lock()
+	if c.dead {
+		c.mu.Unlock()
+		return false
+	}
+	if c.oobBytes+len(frame) > MaxPushBuffer {
+		c.mu.Unlock()
+		c.srv.opts.logger.Warn("client does not read its pushes; closing", "conn", c.id, "limit", MaxPushBuffer)
+		_ = c.Close()
+		return false
+	}
+	c.oob = append(c.oob, pushFrame{stamp: c.stamp, frame: frame})
+	c.oobBytes += len(frame)
+	wake := !c.active && !c.queued
+	if wake {
+		c.queued = true
+	}
+	c.mu.Unlock()
+	if wake {
+		c.loop.ready(c)
+	}
+	return true
 }
 
 // write sends the collected replies. Small ones are copied into one buffer for a single
@@ -455,6 +526,8 @@ func (c *Conn) expire(now, timeout int64) {
 			s.open = false
 			s.done = true
 			s.out = errReplyTimeout.AppendTo(s.out[:0])
+			c.stamp++
+			s.stamp = c.stamp
 			s.w = newSlotWriter(c)
 			expired = true
 		}

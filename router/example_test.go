@@ -20,11 +20,11 @@ func ExampleNew() {
 
 	var rec proxytest.Recorder
 	h.ServeRESP(context.Background(), &rec, proxy.NewRequest(resp.NewCommand("GET", "k")))
-	h.ServeRESP(context.Background(), &rec, proxy.NewRequest(resp.NewCommand("HELLO", "3")))
+	h.ServeRESP(context.Background(), &rec, proxy.NewRequest(resp.NewCommand("ECHO", "hi")))
 	for _, v := range rec.Replies() {
 		fmt.Println(v)
 	}
 	// Output:
 	// "$21\r\nbackend got \"GET\" \"k\"\r\n"
-	// "-NOPROTO sorry, this protocol version is not supported\r\n"
+	// "$2\r\nhi\r\n"
 }

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/redchain/redchain/proxy/resp"
 )
 
 // Defaults of the Config fields left zero.
@@ -17,6 +20,7 @@ const (
 	DefaultMaxPending     = 16384
 	DefaultMinBackoff     = 50 * time.Millisecond
 	DefaultMaxBackoff     = 2 * time.Second
+	DefaultMaxIdle        = 16
 )
 
 // Config configures a [Backend]. Only Addr is required; a zero field takes its default.
@@ -56,6 +60,9 @@ type Config struct {
 	// step.
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
+	// MaxIdle bounds the dedicated connections (Backend.Dedicate) kept open for reuse
+	// once given back, per event loop and protocol (default 16; negative: none kept).
+	MaxIdle int
 	// Logger receives connects, disconnects and their reasons, and reconnection attempts
 	// (default: a null logger, so the backend is silent).
 	Logger hclog.Logger
@@ -95,6 +102,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.MaxPending == 0 {
 		cfg.MaxPending = DefaultMaxPending
 	}
+	if cfg.MaxIdle == 0 {
+		cfg.MaxIdle = DefaultMaxIdle
+	}
 	def(&cfg.DialTimeout, DefaultDialTimeout)
 	def(&cfg.CommandTimeout, DefaultCommandTimeout)
 	def(&cfg.MinBackoff, DefaultMinBackoff)
@@ -106,4 +116,28 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.Logger = hclog.NewNullLogger()
 	}
 	return cfg, nil
+}
+
+// handshakes returns the commands that open a connection, for RESP2 and for RESP3: AUTH
+// (or HELLO 3 with AUTH), SELECT and READONLY.
+func handshakes(cfg Config) (h [2][]resp.Command) {
+	switch {
+	case cfg.Username != "":
+		h[0] = append(h[0], resp.NewCommand("AUTH", cfg.Username, cfg.Password))
+		h[1] = append(h[1], resp.NewCommand("HELLO", "3", "AUTH", cfg.Username, cfg.Password))
+	case cfg.Password != "":
+		h[0] = append(h[0], resp.NewCommand("AUTH", cfg.Password))
+		h[1] = append(h[1], resp.NewCommand("HELLO", "3", "AUTH", "default", cfg.Password))
+	default:
+		h[1] = append(h[1], resp.NewCommand("HELLO", "3"))
+	}
+	if cfg.DB != 0 {
+		sel := resp.NewCommand("SELECT", strconv.Itoa(cfg.DB))
+		h[0], h[1] = append(h[0], sel), append(h[1], sel)
+	}
+	if cfg.ReadOnly {
+		ro := resp.NewCommand("READONLY")
+		h[0], h[1] = append(h[0], ro), append(h[1], ro)
+	}
+	return h
 }

@@ -49,9 +49,11 @@ const (
 // queue, closes the socket and quit, and makes every goroutine of that generation stop
 // touching the queue.
 type conn struct {
-	b    *Backend
-	log  hclog.Logger
-	wake chan struct{} // capacity 1: there is something to write
+	b     *Backend
+	log   hclog.Logger
+	wake  chan struct{} // capacity 1: there is something to write
+	proto int           // the RESP version the connection speaks: 2 or 3
+	ded   *dedicated    // set on a dedicated connection (dedicated.go)
 
 	mu     sync.Mutex
 	state  state
@@ -61,6 +63,8 @@ type conn struct {
 	wbuf   []byte        // commands queued but not yet handed to the writer
 	queue  ring          // callbacks of the commands written or queued, oldest first
 	popped uint64        // replies delivered since the start: identifies the queue's head
+	// Barriers waiting for the replies up to a count of popped (Backend.Barrier).
+	barriers []barrier
 
 	// Owned by the reader (run).
 	parser resp.ReplyParser
@@ -86,10 +90,18 @@ type conn struct {
 
 // send queues cmd and done, or returns the error to give done.
 func (c *conn) send(cmd resp.Command, done callback) error {
+	return c.sendEntry(cmd, done, 0)
+}
+
+// sendEntry is send with, for a dedicated connection, the command's timeout.
+func (c *conn) sendEntry(cmd resp.Command, done callback, timeout time.Duration) error {
 	c.mu.Lock()
 	switch {
 	case c.state == stateClosed:
 		c.mu.Unlock()
+		if c.ded != nil && c.ded.err != nil {
+			return c.ded.err
+		}
 		return c.b.errClosed
 	case c.state == stateDown:
 		c.mu.Unlock()
@@ -98,8 +110,20 @@ func (c *conn) send(cmd resp.Command, done callback) error {
 		c.mu.Unlock()
 		return c.b.errBusy
 	}
+	if d := c.ded; d != nil {
+		e := entry{timeout: timeout}
+		if kind, unsub, ok := subCommand(cmd.Args[0]); ok {
+			e.frames = d.expect(kind, unsub, cmd.Args[1:])
+		}
+		d.meta = append(d.meta, e)
+	}
 	c.wbuf = cmd.AppendTo(c.wbuf)
 	c.queue.push(done)
+	return c.queued()
+}
+
+// queued has the commands queued so far written; c.mu is held, and released.
+func (c *conn) queued() error {
 	if c.loop != nil {
 		// One write per turn of the loop, for all the commands queued in that turn.
 		post := c.state == stateUp && !c.flushPosted
@@ -146,7 +170,7 @@ func (c *conn) run(firstDone func()) {
 			c.fail(gen, c.readLoop(nc, gen))
 			<-wrote
 		}, nil
-	}, func(error) bool { return true })
+	}, c.attemptFailed)
 }
 
 // supervise keeps the connection up until Close. connect makes one attempt (dial, the
@@ -203,10 +227,10 @@ func (c *conn) dial() (net.Conn, error) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true) // Go's default already; we rely on it
 	}
-	if len(c.b.hello) > 0 {
+	if hello := c.b.hello[c.proto/3]; len(hello) > 0 {
 		// Interrupt the handshake at the timeout or on Close.
 		stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
-		err = handshake(nc, c.b.hello)
+		err = handshake(nc, hello)
 		if !stop() && err == nil {
 			err = ctx.Err() // the deadline may have been set: do not use this socket
 		}
@@ -218,8 +242,8 @@ func (c *conn) dial() (net.Conn, error) {
 	return nc, nil
 }
 
-// handshake sends cmds and checks that each is answered +OK. An error reply (a wrong
-// password, a DB out of range) is returned as an error.
+// handshake sends cmds and checks that each is answered +OK (HELLO: anything but an
+// error). An error reply (a wrong password, a DB out of range) is returned as an error.
 func handshake(nc net.Conn, cmds []resp.Command) error {
 	var out []byte
 	for _, cmd := range cmds {
@@ -237,7 +261,9 @@ func handshake(nc net.Conn, cmds []resp.Command) error {
 				return err
 			}
 			if n > 0 {
-				if frame := string(buf[:n]); frame != "+OK\r\n" {
+				frame := string(buf[:n])
+				isHello := strings.EqualFold(string(cmd.Args[0]), "HELLO")
+				if isHello && frame[0] == '-' || !isHello && frame != "+OK\r\n" {
 					return fmt.Errorf("%s refused: %s", cmd.Args[0], strings.TrimSpace(frame))
 				}
 				buf = buf[n:]
@@ -266,6 +292,10 @@ func (c *conn) up(nc net.Conn) (uint64, chan struct{}, error) {
 	c.state, c.nc, c.quit = stateUp, nc, make(chan struct{})
 	gen, quit := c.gen, c.quit
 	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}: // commands queued while connecting
+	default:
+	}
 	return gen, quit, nil
 }
 
@@ -357,6 +387,9 @@ func (c *conn) consume(gen uint64, buf []byte, start int) (int, error) {
 // deliver hands the frames buf[from:ends[0]], buf[ends[0]:ends[1]]... to the oldest
 // callbacks, taking them from the queue under one lock.
 func (c *conn) deliver(gen uint64, buf []byte, from int, ends []int) error {
+	if c.ded != nil {
+		return c.deliverDedicated(gen, buf, from, ends)
+	}
 	c.mu.Lock()
 	if c.state != stateUp || c.gen != gen {
 		c.mu.Unlock()
@@ -364,6 +397,10 @@ func (c *conn) deliver(gen uint64, buf []byte, from int, ends []int) error {
 	}
 	cbs := c.queue.popN(c.cbs[:0], len(ends))
 	c.popped += uint64(len(cbs))
+	var passed []barrier
+	if len(c.barriers) > 0 {
+		passed = c.passedBarriers()
+	}
 	c.mu.Unlock()
 	for i, done := range cbs {
 		done(resp.Raw(buf[from:ends[i]]), nil)
@@ -371,10 +408,48 @@ func (c *conn) deliver(gen uint64, buf []byte, from int, ends []int) error {
 		cbs[i] = nil
 	}
 	c.cbs = cbs[:0]
+	for _, b := range passed {
+		b.done()
+	}
 	if len(cbs) < len(ends) {
 		return errUnexpected
 	}
 	return nil
+}
+
+// barrier is a Backend.Barrier waiting for the replies up to a count of popped.
+type barrier struct {
+	popped uint64
+	done   func()
+}
+
+// barrier calls done once the commands queued so far are answered or failed.
+func (c *conn) barrier(done func()) {
+	c.mu.Lock()
+	if c.queue.len() == 0 {
+		c.mu.Unlock()
+		done()
+		return
+	}
+	c.barriers = append(c.barriers, barrier{popped: c.popped + uint64(c.queue.len()), done: done})
+	c.mu.Unlock()
+}
+
+// passedBarriers removes and returns the barriers whose commands are all answered.
+// c.mu is held.
+func (c *conn) passedBarriers() []barrier {
+	var passed []barrier
+	keep := c.barriers[:0]
+	for _, b := range c.barriers {
+		if b.popped <= c.popped {
+			passed = append(passed, b)
+		} else {
+			keep = append(keep, b)
+		}
+	}
+	clear(c.barriers[len(keep):])
+	c.barriers = keep
+	return passed
 }
 
 // drained returns buf emptied, or a smaller buffer once a huge one has not been needed
@@ -412,16 +487,24 @@ func room(buf []byte, start int) []byte {
 
 // failed is a generation just taken down, with what remains to do outside the lock.
 type failed struct {
-	nc      net.Conn
-	lclose  func() error
-	quit    chan struct{}
-	waiting []callback
+	nc       net.Conn
+	lclose   func() error
+	quit     chan struct{}
+	waiting  []callback
+	barriers []barrier
 }
 
 // takeDown ends the current generation, moving the connection to next (stateDown or
 // stateClosed). c.mu is held; the caller then calls finish without it.
 func (c *conn) takeDown(next state) failed {
-	f := failed{nc: c.nc, lclose: c.lclose, quit: c.quit, waiting: c.queue.drain()}
+	f := failed{nc: c.nc, lclose: c.lclose, quit: c.quit, waiting: c.queue.drain(), barriers: c.barriers}
+	c.barriers = nil
+	if c.ded != nil {
+		c.ded.takeDown(c, next)
+		if next == stateDown {
+			next = stateClosed // a dedicated connection's state is gone: never again
+		}
+	}
 	c.state, c.nc, c.quit = next, nil, nil
 	c.lwrite, c.lclose = nil, nil
 	c.wbuf = c.wbuf[:0]
@@ -450,6 +533,9 @@ func (f failed) finish(first, rest error) {
 			done(resp.Value{}, rest)
 		}
 	}
+	for _, b := range f.barriers {
+		b.done()
+	}
 }
 
 // fail takes generation gen down because of cause, unless it has ended already.
@@ -472,8 +558,11 @@ func (c *conn) fail(gen uint64, cause error) {
 // timeout plus two ticks after the server last answered.
 func (c *conn) checkTimeout(now time.Time, timeout time.Duration) {
 	c.mu.Lock()
+	if c.ded != nil && c.queue.len() > 0 {
+		timeout = c.ded.headTimeout(timeout)
+	}
 	switch {
-	case c.state != stateUp || c.queue.len() == 0:
+	case c.state != stateUp || c.queue.len() == 0 || timeout < 0:
 		c.mu.Unlock()
 		c.watchSince = time.Time{}
 		return

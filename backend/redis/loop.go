@@ -19,18 +19,26 @@ import (
 
 var errLoopStopped = errors.New("event loop stopped")
 
-// loopConn returns the connection for event loop lp, making it on first use.
-func (b *Backend) loopConn(lp backend.Loop) *conn {
-	if c, ok := b.lconns.Load(lp); ok {
+// loopKey identifies a shared loop connection: its loop and its protocol.
+type loopKey struct {
+	lp    backend.Loop
+	proto int
+}
+
+// loopConn returns the connection for event loop lp and protocol proto, making it on
+// first use.
+func (b *Backend) loopConn(lp backend.Loop, proto int) *conn {
+	key := loopKey{lp, proto}
+	if c, ok := b.lconns.Load(key); ok {
 		return c.(*conn)
 	}
 	b.lmu.Lock()
 	defer b.lmu.Unlock()
-	if c, ok := b.lconns.Load(lp); ok {
+	if c, ok := b.lconns.Load(key); ok {
 		return c.(*conn)
 	}
 	n := b.nloops.Add(1)
-	c := &conn{b: b, log: b.log.With("loop", n), loop: lp, state: stateConnecting}
+	c := &conn{b: b, log: b.log.With("loop", n, "proto", proto), loop: lp, proto: proto, state: stateConnecting}
 	c.flushFn = c.flush
 	if b.ctx.Err() != nil {
 		c.state = stateClosed
@@ -38,7 +46,7 @@ func (b *Backend) loopConn(lp backend.Loop) *conn {
 		b.wg.Add(1)
 		go c.runLoop()
 	}
-	b.lconns.Store(lp, c)
+	b.lconns.Store(key, c)
 	return c
 }
 
@@ -97,7 +105,7 @@ func (c *conn) attemptFailed(error) bool {
 	if first {
 		f.finish(c.b.errUnavailable, c.b.errUnavailable)
 	}
-	if !c.loop.Post(func() {}) {
+	if c.loop != nil && !c.loop.Post(func() {}) {
 		c.close()
 		return false
 	}

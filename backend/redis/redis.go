@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,11 +18,18 @@ import (
 // Backend sends commands to one Redis server over a few shared, pipelined connections.
 // Create it with [New]. Its methods are safe for concurrent use.
 type Backend struct {
-	cfg   Config
-	log   hclog.Logger
-	hello []resp.Command // AUTH and SELECT, run on each new connection
-	conns []*conn
-	rr    atomic.Uint64 // round-robin counter for commands without a session
+	cfg    Config
+	log    hclog.Logger
+	hello  [2][]resp.Command // per protocol (RESP2, RESP3): run on each new connection
+	conns  []*conn
+	conns3 atomic.Pointer[[]*conn] // RESP3 connections, made on first use
+	once3  sync.Once               // makes conns3
+	rr     atomic.Uint64           // round-robin counter for commands without a session
+
+	// Dedicated connections (dedicated.go): those lent, and those idle, per loop.
+	dconns sync.Map // *conn -> struct{}: every dedicated connection alive
+	idle   map[idleKey][]*conn
+	idleMu sync.Mutex
 
 	reconnects atomic.Uint64 // connections made again after one broke
 
@@ -44,6 +50,7 @@ type Backend struct {
 var (
 	_ backend.Backend       = (*Backend)(nil)
 	_ backend.StatsReporter = (*Backend)(nil)
+	_ backend.Dedicator     = (*Backend)(nil)
 )
 
 // Stats reports the backend's connections, waiting commands and reconnections. Safe
@@ -79,23 +86,12 @@ func New(cfg Config) (*Backend, error) {
 	b.errUnavailable = wrap(backend.ErrUnavailable)
 	b.errBusy = wrap(backend.ErrBusy)
 	b.errTimeout = wrap(backend.ErrTimeout)
-	switch {
-	case cfg.Username != "":
-		b.hello = append(b.hello, resp.NewCommand("AUTH", cfg.Username, cfg.Password))
-	case cfg.Password != "":
-		b.hello = append(b.hello, resp.NewCommand("AUTH", cfg.Password))
-	}
-	if cfg.DB != 0 {
-		b.hello = append(b.hello, resp.NewCommand("SELECT", strconv.Itoa(cfg.DB)))
-	}
-	if cfg.ReadOnly {
-		b.hello = append(b.hello, resp.NewCommand("READONLY"))
-	}
+	b.hello = handshakes(cfg)
 
 	var first sync.WaitGroup // each connection's first attempt
 	first.Add(cfg.Conns)
 	for i := range cfg.Conns {
-		c := &conn{b: b, log: b.log.With("conn", i), wake: make(chan struct{}, 1)}
+		c := &conn{b: b, log: b.log.With("conn", i), wake: make(chan struct{}, 1), proto: 2}
 		b.conns = append(b.conns, c)
 		b.wg.Add(1)
 		go c.run(first.Done)
@@ -117,19 +113,57 @@ func (b *Backend) Send(ctx context.Context, cmd resp.Command, done func(resp.Val
 		done(reply, nil)
 		return
 	}
+	if err := b.sessionConn(ctx).send(cmd, done); err != nil {
+		done(resp.Value{}, err)
+	}
+}
+
+// sessionConn returns the shared connection that the session of ctx uses: that of its
+// event loop, or connection id % Conns, for its protocol.
+func (b *Backend) sessionConn(ctx context.Context) *conn {
+	proto := backend.ProtocolFrom(ctx)
 	if lp, ok := backend.LoopFrom(ctx); ok {
-		if err := b.loopConn(lp).send(cmd, done); err != nil {
-			done(resp.Value{}, err)
-		}
-		return
+		return b.loopConn(lp, proto)
 	}
 	id, ok := backend.SessionFrom(ctx)
 	if !ok {
 		id = b.rr.Add(1)
 	}
-	if err := b.conns[id%uint64(len(b.conns))].send(cmd, done); err != nil {
-		done(resp.Value{}, err)
+	conns := b.conns
+	if proto == 3 {
+		conns = b.resp3Conns()
 	}
+	return conns[id%uint64(len(conns))]
+}
+
+// resp3Conns returns the shared RESP3 connections, making them on first use.
+func (b *Backend) resp3Conns() []*conn {
+	b.once3.Do(func() {
+		b.lmu.Lock() // against Close
+		defer b.lmu.Unlock()
+		var conns []*conn
+		for i := range b.cfg.Conns {
+			c := &conn{b: b, log: b.log.With("conn", i, "proto", 3), wake: make(chan struct{}, 1),
+				proto: 3, state: stateConnecting}
+			if b.ctx.Err() != nil {
+				c.state = stateClosed
+			} else {
+				b.wg.Add(1)
+				go c.run(func() {})
+			}
+			conns = append(conns, c)
+		}
+		b.conns3.Store(&conns)
+	})
+	return *b.conns3.Load()
+}
+
+// Barrier calls done once every command sent before it with ctx's session has been
+// answered (or has failed): the session can then go on over another connection (a
+// dedicated one) without overtaking them. It sends nothing. done may run before Barrier
+// returns, or on the connection's goroutine or event loop.
+func (b *Backend) Barrier(ctx context.Context, done func()) {
+	b.sessionConn(ctx).barrier(done)
 }
 
 // Close fails the waiting commands with backend.ErrClosed, closes the connections, and
@@ -172,7 +206,14 @@ func (b *Backend) watch() {
 // all returns every connection: the fixed ones and those on event loops.
 func (b *Backend) all() []*conn {
 	all := append([]*conn(nil), b.conns...)
+	if c3 := b.conns3.Load(); c3 != nil {
+		all = append(all, *c3...)
+	}
 	b.lconns.Range(func(_, c any) bool {
+		all = append(all, c.(*conn))
+		return true
+	})
+	b.dconns.Range(func(c, _ any) bool {
 		all = append(all, c.(*conn))
 		return true
 	})

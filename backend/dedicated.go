@@ -1,0 +1,69 @@
+package backend
+
+import (
+	"context"
+	"time"
+
+	"github.com/redchain/redchain/proxy/resp"
+)
+
+// Dedicator is implemented by backends that can lend one client a server connection of
+// its own, for the state that cannot share one: a transaction (MULTI, WATCH), a
+// subscription, a database chosen with SELECT, a command that blocks (BLPOP). The
+// proxy's router borrows one when a client enters such a state and gives it back when
+// the client leaves it. It is optional: find it by type assertion.
+type Dedicator interface {
+	// Dedicate returns a connection for the session of ctx to the server that serves
+	// key (any server when key is nil; a cluster binds a nil-key connection to the
+	// server of the first command with a key). It never blocks: the connection may
+	// still be dialling, and commands sent meanwhile wait for it; if it cannot be made
+	// they fail with ErrUnavailable. ctx carries the session's event loop and protocol
+	// (WithLoop, WithProtocol).
+	//
+	// push receives the frames the server sends without being asked: pub/sub messages,
+	// server-initiated unsubscriptions (Redis 7 sends sunsubscribe when a slot moves),
+	// RESP3 pushes. They are borrowed until push returns. push runs on the backend's
+	// goroutines, or on ctx's event loop.
+	Dedicate(ctx context.Context, key []byte, push func(resp.Value)) Dedicated
+}
+
+// Dedicated is a server connection lent to one client.
+type Dedicated interface {
+	// Send sends cmd on the connection, after every command sent before it, and calls
+	// done exactly once with its reply or an error, like Backend.Send. A command that
+	// subscribes or unsubscribes is answered with all of its confirmations, one frame
+	// after another in one raw value. timeout bounds the wait for the reply: 0 is the
+	// backend's command timeout, a negative one none (a command that blocks for ever).
+	// A connection that broke or timed out fails every later command: its state is
+	// gone, and the client should be told so.
+	Send(cmd resp.Command, timeout time.Duration, done func(resp.Value, error))
+	// Subscriptions returns how many channels, patterns and shard channels the
+	// connection is subscribed to, counting the commands sent but not answered yet and
+	// the unsubscriptions the server sent unasked.
+	Subscriptions() int
+	// Release gives the connection back: the caller has left every state it entered
+	// (the transaction ended, no subscription left, database 0 selected again), so that
+	// the backend may lend it to another client once its replies are all in.
+	Release()
+	// Close closes the server connection, with whatever state it holds: a client that
+	// went away while blocked in BLPOP must not pop an element for nobody. Commands
+	// waiting fail with ErrClosed.
+	Close()
+}
+
+type protocolKey struct{}
+
+// WithProtocol returns a copy of ctx that carries the RESP version (2 or 3) its session
+// speaks, so that a backend sends its commands over server connections speaking it: the
+// replies then need no translation. Without it a backend speaks RESP2.
+func WithProtocol(ctx context.Context, proto int) context.Context {
+	return context.WithValue(ctx, protocolKey{}, proto)
+}
+
+// ProtocolFrom returns the RESP version carried by ctx, 2 when none is.
+func ProtocolFrom(ctx context.Context) int {
+	if p, ok := ctx.Value(protocolKey{}).(int); ok && p == 3 {
+		return 3
+	}
+	return 2
+}

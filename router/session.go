@@ -142,9 +142,10 @@ func (s *session) route(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		w.WriteReply(v)
 		return
 	}
-	if ln == laneShared && s.dc != nil || ln == laneDC && s.dc != nil && s.clean() && s.dcBusy.Load() == 0 && !s.onDC {
-		// Leaving the dedicated connection: wait for its replies, then give it back
-		// if the session holds nothing on it.
+	if s.dc != nil && (ln == laneShared || s.clean()) {
+		// Leaving the dedicated connection, or starting a new state on a clean one
+		// (which a cluster binds to another node): wait for its replies, then give it
+		// back if the session holds nothing on it.
 		if s.dcBusy.Load() > 0 {
 			s.park(ctx, w, req)
 			s.waiting.Store(true)
@@ -158,7 +159,7 @@ func (s *session) route(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 			s.dc = nil
 		}
 	}
-	if ln == laneShared && s.dc == nil {
+	if ln == laneShared {
 		s.onDC, s.sharedSent = false, true
 		s.f.b.Send(s.sendCtx(ctx), req.Command(), proxy.Callback(w))
 		return

@@ -1,0 +1,202 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"time"
+
+	"github.com/redchain/redchain/backend"
+	"github.com/redchain/redchain/proxy/resp"
+)
+
+// A dedicated connection of a cluster is one of the node backends' (backend/redis),
+// bound to the primary of the first slot its commands name: a transaction, WATCHed
+// keys and shard channels live on one node, and Redis Cluster requires them to be in
+// one slot. Until a command names a slot, MULTI is answered here and sent along with
+// the first command that does; a connection whose commands name no slot at all (PING,
+// SUBSCRIBE, an empty transaction) goes to the first shard.
+
+var (
+	errSelect = resp.Error("ERR", "SELECT is not allowed in cluster mode")
+	errMoved  = resp.Error("CROSSSLOT", "Keys in request don't hash to the same slot as the earlier commands of this connection")
+)
+
+var _ backend.Dedicator = (*Backend)(nil)
+
+// Dedicate lends the session of ctx a connection of its own to the primary serving
+// key's slot, or, with a nil key, to the primary of the first slot its commands name.
+// See backend.Dedicator. Safe from any goroutine.
+func (b *Backend) Dedicate(ctx context.Context, key []byte, push func(resp.Value)) backend.Dedicated {
+	d := &dedicated{b: b, ctx: ctx, push: push, slot: -1}
+	if key != nil {
+		slot, _ := b.Locate(key)
+		d.bind(int32(slot))
+	}
+	return d
+}
+
+// dedicated is a cluster's dedicated connection.
+type dedicated struct {
+	b    *Backend
+	ctx  context.Context
+	push func(resp.Value)
+
+	mu    sync.Mutex
+	inner backend.Dedicated // nil until bound
+	slot  int32             // the slot it was bound by, or -1
+	multi bool              // MULTI answered here, to send when bound
+	gone  bool
+}
+
+// bind makes the node connection for slot (-1: the first shard). d.mu is held, or d is
+// not shared yet.
+func (d *dedicated) bind(slot int32) {
+	d.slot = slot
+	t := d.b.topo.Load()
+	var n *node
+	if t != nil && len(t.shards) > 0 {
+		i := 0
+		if slot >= 0 && t.slots[slot] != 0 {
+			i = int(t.slots[slot]) - 1
+		}
+		n = t.shards[i].primary
+	}
+	ded, ok := backend.Dedicator(nil), false
+	if n != nil && n.b != nil {
+		ded, ok = n.b.(backend.Dedicator)
+	}
+	if !ok {
+		d.inner = unavailable{}
+		return
+	}
+	d.inner = ded.Dedicate(d.ctx, nil, d.push)
+	if d.multi {
+		d.multi = false
+		d.inner.Send(resp.NewCommand("MULTI"), 0, func(resp.Value, error) {})
+	}
+}
+
+// Send sends cmd on the connection, binding it first if needed. See backend.Dedicated.
+func (d *dedicated) Send(cmd resp.Command, timeout time.Duration, done func(resp.Value, error)) {
+	if len(cmd.Args) == 0 {
+		done(errEmpty, nil)
+		return
+	}
+	name := cmd.Args[0]
+	if bytes.EqualFold(name, []byte("select")) && !(len(cmd.Args) == 2 && string(cmd.Args[1]) == "0") {
+		done(errSelect, nil)
+		return
+	}
+	slot, _, ok := d.b.route(cmd.Args)
+	if !ok {
+		done(errCrossSlot, nil)
+		return
+	}
+	d.mu.Lock()
+	if d.gone {
+		d.mu.Unlock()
+		done(resp.Value{}, backend.ErrClosed)
+		return
+	}
+	if d.inner == nil {
+		if slot < 0 && bytes.EqualFold(name, []byte("multi")) && !d.multi {
+			d.multi = true
+			d.mu.Unlock()
+			done(resp.OK, nil)
+			return
+		}
+		d.bind(slot)
+	}
+	inner, bound := d.inner, d.slot
+	d.mu.Unlock()
+	if slot >= 0 && bound >= 0 && slot != bound {
+		// Another slot may live elsewhere: the node would answer -MOVED, which a
+		// client of the proxy cannot follow. The node still sees the command, so that a
+		// transaction is aborted as Redis aborts it.
+		inner.Send(cmd, timeout, func(v resp.Value, err error) {
+			if err == nil && v.Type == resp.TypeError && (bytes.HasPrefix(v.Raw, []byte("-MOVED ")) || bytes.HasPrefix(v.Raw, []byte("-ASK "))) {
+				v = errMoved
+			}
+			done(v, err)
+		})
+		return
+	}
+	inner.Send(cmd, timeout, done)
+}
+
+// Subscriptions reports the subscriptions of the node connection.
+func (d *dedicated) Subscriptions() int {
+	d.mu.Lock()
+	inner := d.inner
+	d.mu.Unlock()
+	if inner == nil {
+		return 0
+	}
+	return inner.Subscriptions()
+}
+
+// Release gives the node connection back.
+func (d *dedicated) Release() { d.end(backend.Dedicated.Release) }
+
+// Close closes the node connection.
+func (d *dedicated) Close() { d.end(backend.Dedicated.Close) }
+
+func (d *dedicated) end(how func(backend.Dedicated)) {
+	d.mu.Lock()
+	inner := d.inner
+	d.gone = true
+	d.mu.Unlock()
+	if inner != nil {
+		how(inner)
+	}
+}
+
+// unavailable is the connection of a slot no reachable node serves.
+type unavailable struct{}
+
+func (unavailable) Send(_ resp.Command, _ time.Duration, done func(resp.Value, error)) {
+	done(resp.Value{}, backend.ErrUnavailable)
+}
+func (unavailable) Subscriptions() int { return 0 }
+func (unavailable) Release()           {}
+func (unavailable) Close()             {}
+
+// barrierer is a node backend that can tell when a session's commands are answered.
+type barrierer interface {
+	Barrier(ctx context.Context, done func())
+}
+
+// Barrier calls done once every command sent before it with ctx's session, on any
+// node, has been answered or has failed: the proxy's router waits for it before it
+// moves a client to a dedicated connection. It sends nothing.
+func (b *Backend) Barrier(ctx context.Context, done func()) {
+	t := b.topo.Load()
+	if t == nil {
+		done()
+		return
+	}
+	var bs []barrierer
+	for _, n := range t.byAddr {
+		if bb, ok := n.b.(barrierer); ok {
+			bs = append(bs, bb)
+		}
+	}
+	if len(bs) == 0 {
+		done()
+		return
+	}
+	var mu sync.Mutex
+	left := len(bs)
+	for _, bb := range bs {
+		bb.Barrier(ctx, func() {
+			mu.Lock()
+			left--
+			last := left == 0
+			mu.Unlock()
+			if last {
+				done()
+			}
+		})
+	}
+}

@@ -3,10 +3,29 @@
 //
 // Forward sends every command to one backend, tagging each client connection as a
 // backend session (backend.WithSession) so that the backend keeps the connection's
-// commands in order on one server connection. It answers HELLO itself, since the
-// protocol spoken to the client is the proxy's business (RESP2 today). QUIT is answered
-// by package proxy; commands that cannot travel over a shared server connection are
-// refused by the backend that shares it.
+// commands in order on one server connection. QUIT is answered by package proxy.
+//
+// # Sessions and state
+//
+// Forward keeps a session per client connection. It answers HELLO 2/3 (a RESP3 client
+// gets RESP3 replies: its commands travel over server connections speaking RESP3,
+// backend.WithProtocol), ECHO, RESET and CLIENT SETNAME/GETNAME/ID/INFO/SETINFO itself.
+// When the backend is a backend.Dedicator (backend/redis, backend/cluster), a client
+// that enters a state a shared connection cannot hold — MULTI, WATCH, SUBSCRIBE and the
+// other subscriptions, SELECT of a database other than 0, a blocking command (BLPOP,
+// BLMOVE, BZPOPMIN, XREAD BLOCK, WAIT...) — borrows a dedicated server connection and
+// keeps it while it holds any state; the shared connections are never blocked by it.
+// Commands of one client travel over one connection at a time: before a client moves
+// between its shared and dedicated connections, the commands already sent on the old
+// one are answered (the client is held meanwhile), so they run in order. Pub/sub
+// messages, and the sunsubscribe Redis sends when a shard channel's slot moves, reach
+// the client out of band (proxy.Conn.Push): they take no Seq. A RESP2 client that is
+// subscribed may only (un)subscribe, PING, QUIT and RESET, as with Redis. Blocking
+// commands wait for their own timeout plus a margin, not the backend's command timeout;
+// a client that goes away while blocked has its server connection closed, so nothing is
+// popped for nobody. If a dedicated connection holding state breaks, the client is
+// disconnected, as a failing server would. MONITOR, SYNC, CLIENT REPLY and CLIENT
+// TRACKING are refused.
 //
 // The package also holds the Redis 7 command table (Lookup, Command): arity, flags and
 // the positions of key arguments (Command.Keys), generated from a real Redis by

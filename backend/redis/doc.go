@@ -22,6 +22,19 @@
 // connection is being made wait for it (up to DialTimeout) instead of failing. Conns
 // counts the shared connections only.
 //
+// # Dedicated connections and RESP3
+//
+// [Backend.Dedicate] lends one client a connection of its own (backend.Dedicator), for
+// transactions, subscriptions, SELECT and blocking commands, which Send refuses on the
+// shared connections. It is dialled in the background (commands wait for it), never
+// reconnected (its state would be lost: later commands fail), given a timeout per
+// command (a blocking command's own), and it tells pub/sub frames from replies: messages
+// and unprompted unsubscriptions go to the push function, confirmations to the command
+// that asked for them. Connections given back clean are kept for reuse (MaxIdle per loop
+// and protocol). A context with backend.WithProtocol(ctx, 3) uses shared connections
+// that speak RESP3 (HELLO 3 in the handshake). [Backend.Barrier] tells when a session's
+// commands are all answered.
+//
 // # Ordering
 //
 // A session (see [backend.WithSession]) always uses connection id % Conns, and commands

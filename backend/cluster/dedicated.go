@@ -28,12 +28,10 @@ var _ backend.Dedicator = (*Backend)(nil)
 // key's slot, or, with a nil key, to the primary of the first slot its commands name.
 // See backend.Dedicator. Safe from any goroutine.
 func (b *Backend) Dedicate(ctx context.Context, key []byte, push func(resp.Value)) backend.Dedicated {
-	d := &dedicated{b: b, ctx: ctx, push: push, slot: -1}
-	if key != nil {
-		slot, _ := b.Locate(key)
-		d.bind(int32(slot))
-	}
-	return d
+	// The connection is bound by its first command with a key, which is key's own
+	// (the router passes the key of the command it sends first): so that a -MOVED for it
+	// can be followed.
+	return &dedicated{b: b, ctx: ctx, push: push, slot: -1}
 }
 
 // dedicated is a cluster's dedicated connection.
@@ -106,7 +104,22 @@ func (d *dedicated) Send(cmd resp.Command, timeout time.Duration, done func(resp
 			done(resp.OK, nil)
 			return
 		}
+		inTx := d.multi
 		d.bind(slot)
+		inner := d.inner
+		d.mu.Unlock()
+		if slot >= 0 && !inTx {
+			// The slot map may be stale (a slot just moved): follow a -MOVED for the
+			// command that binds the connection, which holds no state yet.
+			cp := resp.Command{Args: make([][]byte, len(cmd.Args))}
+			for i, a := range cmd.Args {
+				cp.Args[i] = bytes.Clone(a)
+			}
+			inner.Send(cmd, timeout, d.follow(inner, cp, timeout, done, 0))
+			return
+		}
+		inner.Send(cmd, timeout, done)
+		return
 	}
 	inner, bound := d.inner, d.slot
 	d.mu.Unlock()
@@ -123,6 +136,39 @@ func (d *dedicated) Send(cmd resp.Command, timeout time.Duration, done func(resp
 		return
 	}
 	inner.Send(cmd, timeout, done)
+}
+
+// follow returns the callback of the command that bound the connection to inner: on a
+// -MOVED it binds the connection to the node named, and sends cmd there again, a few
+// times at most.
+func (d *dedicated) follow(inner backend.Dedicated, cmd resp.Command, timeout time.Duration, done func(resp.Value, error), tries int) func(resp.Value, error) {
+	return func(v resp.Value, err error) {
+		if err != nil || tries >= 3 || v.Type != resp.TypeError || !bytes.HasPrefix(v.Raw, []byte("-MOVED ")) {
+			done(v, err)
+			return
+		}
+		slot, addr, ok := parseRedirect(errorText(v))
+		var n *node
+		if ok {
+			n = d.b.lookup(addr, slot, true)
+			d.b.askRefresh()
+		}
+		ded, isDed := backend.Dedicator(nil), false
+		if n != nil && n.b != nil {
+			ded, isDed = n.b.(backend.Dedicator)
+		}
+		d.mu.Lock()
+		if !isDed || d.gone || d.inner != inner {
+			d.mu.Unlock()
+			done(v, err)
+			return
+		}
+		next := ded.Dedicate(d.ctx, nil, d.push)
+		d.inner = next
+		d.mu.Unlock()
+		inner.Close()
+		next.Send(cmd, timeout, d.follow(next, cmd, timeout, done, tries+1))
+	}
 }
 
 // Subscriptions reports the subscriptions of the node connection.

@@ -210,3 +210,24 @@ func migrateKeys(args [][]byte, dst []int) []int {
 	}
 	return dst
 }
+
+// ShardChannels appends to dst the positions in args of the shard channels of
+// SSUBSCRIBE, SUNSUBSCRIBE and SPUBLISH: arguments that are not keys (their key specs
+// say not_key) but that Redis Cluster routes by hash slot as it routes keys.
+func (c *Command) ShardChannels(args [][]byte, dst []int) []int {
+	cmd := c.Resolve(args)
+	for i := range cmd.specs {
+		s := &cmd.specs[i]
+		if s.flags&specNotKey == 0 {
+			continue
+		}
+		first, last, step, ok := s.bounds(args)
+		if !ok || first == 0 {
+			continue
+		}
+		for k := first; k <= last && k < len(args); k += step {
+			dst = append(dst, k)
+		}
+	}
+	return dst
+}

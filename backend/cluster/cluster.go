@@ -160,6 +160,9 @@ func (b *Backend) route(args [][]byte) (slot int32, read, ok bool) {
 	}
 	var buf [maxInlineKeys]int
 	keys := c.Keys(args, buf[:0])
+	if len(keys) == 0 && c.Flags.Has(router.PubSub) {
+		keys = c.ShardChannels(args, buf[:0]) // SSUBSCRIBE, SPUBLISH: by the channel's slot
+	}
 	slot = -1
 	for _, k := range keys {
 		s := int32(router.Slot(args[k]))

@@ -198,8 +198,7 @@ func (c *conn) deliverDedicated(gen uint64, buf []byte, from int, ends []int) er
 			}
 			continue
 		}
-		var done []callback
-		done = c.queue.popN(c.cbs[:0], 1)
+		done := c.queue.popN(c.cbs[:0], 1)
 		if len(done) == 0 {
 			c.mu.Unlock()
 			return errUnexpected

@@ -124,7 +124,8 @@ const (
 // maxName is the longest command name Lookup considers; longer names are not commands.
 const maxName = 32
 
-// Lookup returns the command called name, ignoring case. It does not allocate. For a
+// Lookup returns the command called name, ignoring case: one of the generated table, or
+// else one that [Learn] added. It does not allocate and takes no lock. For a
 // container command (OBJECT, XINFO, MEMORY, ...) it returns the container; see
 // [Command.Subcommand] and [Command.Keys], which find the subcommand from the arguments.
 func Lookup(name []byte) (*Command, bool) {
@@ -140,7 +141,7 @@ func Lookup(name []byte) (*Command, bool) {
 	}
 	i, ok := commandIndex[string(buf[:len(name)])]
 	if !ok {
-		return nil, false
+		return lookupLearned(buf[:len(name)]) // commands Learn added, if any
 	}
 	return &commandTable[i], true
 }

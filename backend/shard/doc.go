@@ -20,6 +20,15 @@
 //     Its keys cannot be found, and sending it to some server could act on a key that
 //     lives on another one, a silent wrong answer.
 //
+// The backend is a [backend.Sharded] of Shards() = len(Config.Servers) shards: Locate
+// gives a key's server as both its group and its shard, and SendShard sends a command
+// to one server by its index, whatever its keys. That is what the fanout middleware
+// (middleware/fanout) splits multi-key commands and runs whole-keyspace commands with:
+//
+//	b, _ := shard.New(cfg)
+//	fo, _ := fanout.New(b, fanout.Config{MaxShards: 8})
+//	h := proxy.Chain(router.New(b), fo)
+//
 // Commands the server backends refuse on shared connections (SELECT, MULTI, SUBSCRIBE,
 // blocking commands, ...) get the same error replies as from backend/redis.
 //
@@ -52,10 +61,11 @@
 //
 // # Threading
 //
-// New, Send, Shard, ServerFor, Stats and Close are safe for concurrent use from any
-// goroutine; Send never blocks. The continuum is built once by New and only read after.
-// Callbacks run where backend/redis runs them (a server connection's reader goroutine or
-// event loop); error replies for CROSSSLOT and unknown commands are given at once, on
-// the goroutine that called Send, before it returns. Close must not be called from a
+// New, Send, SendShard, Shard, Locate, Shards, ServerFor, Stats and Close are safe for
+// concurrent use from any goroutine; Send and SendShard never block. The continuum is
+// built once by New and only read after. Callbacks run where backend/redis runs them (a
+// server connection's reader goroutine or event loop); error replies for CROSSSLOT and
+// unknown commands, and SendShard's error for a server number out of range, are given at
+// once, on the goroutine that called, before it returns. Close must not be called from a
 // callback.
 package shard

@@ -145,3 +145,21 @@ func TestHashTagRule(t *testing.T) {
 		t.Errorf("NoHashTag: tag = %q", got)
 	}
 }
+
+// TestShardedPlacement checks the backend.Sharded view of a shard set: one shard per
+// server, and Locate is Shard twice, without allocating (fan-out calls it per key).
+func TestShardedPlacement(t *testing.T) {
+	b := ring(t, goldenNamed)
+	if b.Shards() != 3 {
+		t.Fatalf("Shards = %d, want 3", b.Shards())
+	}
+	for _, g := range namedGolden {
+		if grp, s := b.Locate([]byte(g.key)); grp != g.server-1 || s != g.server-1 {
+			t.Errorf("Locate(%q) = %d, %d; twemproxy's server is %d", g.key, grp, s, g.server-1)
+		}
+	}
+	k := []byte("user:1000")
+	if n := testing.AllocsPerRun(100, func() { b.Locate(k) }); n != 0 {
+		t.Errorf("Locate: %v allocations", n)
+	}
+}

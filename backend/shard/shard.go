@@ -68,6 +68,7 @@ type point struct {
 
 var (
 	_ backend.Backend       = (*Backend)(nil)
+	_ backend.Sharded       = (*Backend)(nil)
 	_ backend.StatsReporter = (*Backend)(nil)
 )
 
@@ -302,6 +303,31 @@ func (b *Backend) Send(ctx context.Context, cmd resp.Command, done func(resp.Val
 		}
 	}
 	b.backends[first].Send(ctx, cmd, done)
+}
+
+// Shards returns the number of servers: each is a shard of [backend.Sharded], numbered
+// as in Config.Servers. Safe from any goroutine.
+func (b *Backend) Shards() int { return len(b.servers) }
+
+// Locate returns the server of key as both its group and its shard: keys of one server
+// may travel in one command. It is [Backend.Shard], for backend.Sharded (fan-out
+// middleware split multi-key commands by it). It does not allocate. Safe from any
+// goroutine.
+func (b *Backend) Locate(key []byte) (group, shard int) {
+	s := b.Shard(key)
+	return s, s
+}
+
+// SendShard sends cmd to server i (its index in Config.Servers), whatever its keys, for
+// commands about a whole server (KEYS, SCAN, DBSIZE, FLUSHALL), passing ctx on as Send
+// does. A server number out of range fails with backend.ErrUnavailable. Safe from any
+// goroutine; it never blocks.
+func (b *Backend) SendShard(ctx context.Context, i int, cmd resp.Command, done func(resp.Value, error)) {
+	if i < 0 || i >= len(b.backends) {
+		done(resp.Value{}, fmt.Errorf("shard: server %d of %d: %w", i, len(b.servers), backend.ErrUnavailable))
+		return
+	}
+	b.backends[i].Send(ctx, cmd, done)
 }
 
 // Close closes every server's backend, waiting for their goroutines, and returns nil

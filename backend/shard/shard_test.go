@@ -353,3 +353,133 @@ func BenchmarkShard(b *testing.B) {
 		_ = sb.Shard(keys[i&1023])
 	}
 }
+
+// sendAll sends one command per key (built by mk) and waits for every reply, failing the
+// test on a transport error; it returns the replies, encoded, in key order.
+func sendAll(t *testing.T, b backend.Backend, keys []string, mk func(k string) resp.Command) []string {
+	t.Helper()
+	type res struct {
+		i     int
+		reply string
+		err   error
+	}
+	ch := make(chan res, len(keys))
+	ctx := backend.WithSession(context.Background(), 1)
+	for i, k := range keys {
+		b.Send(ctx, mk(k), func(v resp.Value, err error) { ch <- res{i, string(v.AppendTo(nil)), err} })
+	}
+	out := make([]string, len(keys))
+	for range keys {
+		select {
+		case r := <-ch:
+			if r.err != nil {
+				t.Fatalf("%s: %v", keys[r.i], r.err)
+			}
+			out[r.i] = r.reply
+		case <-time.After(wait):
+			t.Fatal("replies missing")
+		}
+	}
+	return out
+}
+
+// TestRemovedServerKeysStayReadable writes keys through three servers, then reads them
+// through a backend without the second: every key of the other two is still found where
+// it was written, and only the removed server's keys are missing.
+func TestRemovedServerKeysStayReadable(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	keys := make([]string, 2000)
+	for i := range keys {
+		keys[i] = key(i)
+	}
+	for _, r := range sendAll(t, c.b, keys, func(k string) resp.Command { return resp.NewCommand("SET", k, "v:"+k) }) {
+		if r != "+OK\r\n" {
+			t.Fatalf("SET: %q", r)
+		}
+	}
+	two := c.cfg
+	two.Servers = []shard.Server{c.cfg.Servers[0], c.cfg.Servers[2]}
+	b2 := newBackend(t, two)
+	removed := c.cfg.Servers[1].Addr
+	got := sendAll(t, b2, keys, func(k string) resp.Command { return resp.NewCommand("GET", k) })
+	found, lost := 0, 0
+	for i, k := range keys {
+		onRemoved := c.b.ServerFor([]byte(k)) == removed
+		switch want := fmt.Sprintf("$%d\r\nv:%s\r\n", len(k)+2, k); {
+		case !onRemoved && got[i] != want:
+			t.Fatalf("%s, not on the removed server: GET gave %q after the removal", k, got[i])
+		case onRemoved && got[i] != "$-1\r\n":
+			t.Fatalf("%s was on the removed server, yet GET gave %q", k, got[i])
+		case onRemoved:
+			lost++
+		default:
+			found++
+		}
+	}
+	t.Logf("%d keys still found, %d were on %s", found, lost, removed)
+	if lost == 0 || found == 0 {
+		t.Fatalf("found %d, lost %d", found, lost)
+	}
+}
+
+func TestSharded(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	var sb backend.Sharded = c.b
+	if sb.Shards() != 3 {
+		t.Fatalf("Shards = %d, want 3", sb.Shards())
+	}
+	keys := make([]string, 300)
+	for i := range keys {
+		keys[i] = key(i)
+		g, s := sb.Locate([]byte(keys[i]))
+		if want := c.b.Shard([]byte(keys[i])); g != want || s != want {
+			t.Fatalf("Locate(%s) = %d, %d; want the server %d twice", keys[i], g, s, want)
+		}
+	}
+	sendAll(t, c.b, keys, func(k string) resp.Command { return resp.NewCommand("SET", k, "1") })
+
+	// SendShard reaches server i: its DBSIZE and KEYS are that server's.
+	total := int64(0)
+	for i, s := range c.servers {
+		ch := make(chan string, 1)
+		sb.SendShard(context.Background(), i, resp.NewCommand("DBSIZE"), func(v resp.Value, err error) {
+			ch <- fmt.Sprint(string(v.AppendTo(nil)), err)
+		})
+		want, err := s.Client().DBSize(context.Background()).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := <-ch; got != fmt.Sprintf(":%d\r\n<nil>", want) {
+			t.Errorf("DBSIZE of shard %d = %q, the server has %d keys", i, got, want)
+		}
+		total += want
+		r, err := do(t, backend.Func(func(ctx context.Context, cmd resp.Command, done func(resp.Value, error)) {
+			sb.SendShard(ctx, i, cmd, done)
+		}), "KEYS", "*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _, err := resp.ParseValue([]byte(r), resp.Limits{})
+		if err != nil || int64(len(v.Elems)) != want {
+			t.Fatalf("KEYS of shard %d: %d keys, %v; want %d", i, len(v.Elems), err, want)
+		}
+		for _, k := range v.Elems {
+			if c.b.Shard(k.Str) != i {
+				t.Errorf("KEYS of shard %d gave %s, a key of shard %d", i, k.Str, c.b.Shard(k.Str))
+			}
+		}
+	}
+	if total != int64(len(keys)) {
+		t.Errorf("the shards hold %d keys, want %d", total, len(keys))
+	}
+
+	for _, i := range []int{-1, 3} {
+		var got error
+		sb.SendShard(context.Background(), i, resp.NewCommand("PING"), func(_ resp.Value, err error) { got = err })
+		if !errors.Is(got, backend.ErrUnavailable) || !strings.HasPrefix(got.Error(), "shard: ") {
+			t.Errorf("SendShard(%d): %v, want ErrUnavailable at once", i, got)
+		}
+	}
+}

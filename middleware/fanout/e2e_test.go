@@ -1,0 +1,405 @@
+package fanout_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/redchain/redchain/backend"
+	"github.com/redchain/redchain/backend/cluster"
+	redisbackend "github.com/redchain/redchain/backend/redis"
+	"github.com/redchain/redchain/backend/shard"
+	"github.com/redchain/redchain/internal/redistest"
+	"github.com/redchain/redchain/middleware/fanout"
+	"github.com/redchain/redchain/proxy"
+	"github.com/redchain/redchain/proxy/proxytest"
+	"github.com/redchain/redchain/router"
+)
+
+// End-to-end tests: real redis-servers behind backend/shard, backend/cluster or
+// backend/redis, a real proxy of proxy.Chain(router.New(b), fanout), and a go-redis
+// client speaking RESP2. The answers are compared with those of one plain redis-server
+// given the same commands.
+
+// proxyClient serves proxy.Chain(router.New(b), fanout.New(b, cfg)) and returns a client
+// of it.
+func proxyClient(t *testing.T, b backend.Backend, cfg fanout.Config) *goredis.Client {
+	t.Helper()
+	return client(t, serveProxy(t, b, cfg))
+}
+
+// serveProxy serves proxy.Chain(router.New(b), fanout.New(b, cfg)) and returns its
+// address.
+func serveProxy(t *testing.T, b backend.Backend, cfg fanout.Config) string {
+	t.Helper()
+	fo, err := fanout.New(b, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := proxytest.NewServer(t, proxy.Chain(router.New(b), fo))
+	t.Cleanup(func() {
+		if st := srv.Stats(); st.DoubleReplies != 0 || st.LateReplies != 0 {
+			t.Errorf("proxy stats %+v: a command was answered twice or late", st)
+		}
+	})
+	return srv.Addr()
+}
+
+func client(t *testing.T, addr string) *goredis.Client {
+	return clientProto(t, addr, 2)
+}
+
+func clientProto(t *testing.T, addr string, proto int) *goredis.Client {
+	c := goredis.NewClient(&goredis.Options{
+		Addr: addr, Protocol: proto, DisableIndentity: true, MaxRetries: -1,
+		ReadTimeout: wait, WriteTimeout: wait,
+	})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// shardSet starts three redis-servers and returns a backend/shard over them.
+func shardSet(t *testing.T) *shard.Backend {
+	t.Helper()
+	var cfg shard.Config
+	for i := range 3 {
+		cfg.Servers = append(cfg.Servers, shard.Server{Name: fmt.Sprintf("redis%d", i), Addr: redistest.Start(t).Addr()})
+	}
+	b, err := shard.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// keysOnEveryShard returns n keys in n different groups of b, spread over its shards.
+func keysOnEveryShard(t *testing.T, b backend.Sharded, n int) []string {
+	t.Helper()
+	keys := keysIn(n, b.Shards(), b.Locate)
+	shards := map[int]bool{}
+	for _, k := range keys {
+		_, s := b.Locate([]byte(k))
+		shards[s] = true
+	}
+	if len(shards) != b.Shards() {
+		t.Fatalf("keys on %d shards of %d", len(shards), b.Shards())
+	}
+	return keys
+}
+
+// sameAsOneRedis runs the same commands through the proxy and on one plain Redis and
+// compares what they give.
+func sameAsOneRedis(t *testing.T, p, ref *goredis.Client, keys []string) {
+	ctx := testCtx(t)
+	var kv []any
+	for i, k := range keys {
+		kv = append(kv, k, fmt.Sprintf("v%d", i))
+	}
+	ks := func(idx ...int) []string {
+		var out []string
+		for _, i := range idx {
+			if i < 0 {
+				out = append(out, "missing")
+			} else {
+				out = append(out, keys[i])
+			}
+		}
+		return out
+	}
+	sorted := func(c goredis.Cmder) string {
+		if sc, ok := c.(*goredis.StringSliceCmd); ok && sc.Err() == nil {
+			return fmt.Sprint(slices.Sorted(slices.Values(sc.Val())))
+		}
+		return c.String()
+	}
+	steps := []struct {
+		name string
+		run  func(c *goredis.Client) goredis.Cmder
+		show func(goredis.Cmder) string
+	}{
+		{"flushall", func(c *goredis.Client) goredis.Cmder { return c.FlushAll(ctx) }, nil},
+		{"mset", func(c *goredis.Client) goredis.Cmder { return c.MSet(ctx, kv...) }, nil},
+		{"mget all", func(c *goredis.Client) goredis.Cmder {
+			return c.MGet(ctx, append(slices.Clone(keys), "missing", keys[3])...)
+		}, nil},
+		{"exists", func(c *goredis.Client) goredis.Cmder { return c.Exists(ctx, ks(0, 1, 2, 3, 4, 5, -1, 0)...) }, nil},
+		{"touch", func(c *goredis.Client) goredis.Cmder { return c.Touch(ctx, ks(1, 2, 3, -1)...) }, nil},
+		{"del", func(c *goredis.Client) goredis.Cmder { return c.Del(ctx, ks(0, 1, 2, 3, 4, -1)...) }, nil},
+		{"unlink", func(c *goredis.Client) goredis.Cmder { return c.Unlink(ctx, ks(5, 6, 0)...) }, nil},
+		{"mget after del", func(c *goredis.Client) goredis.Cmder { return c.MGet(ctx, ks(0, 1, 5, 7, 8, 9)...) }, nil},
+		{"mset again", func(c *goredis.Client) goredis.Cmder { return c.MSet(ctx, keys[0], "again", keys[9], "again") }, nil},
+		{"dbsize", func(c *goredis.Client) goredis.Cmder { return c.DBSize(ctx) }, nil},
+		{"keys *", func(c *goredis.Client) goredis.Cmder { return c.Keys(ctx, "*") }, sorted},
+		{"keys k1*", func(c *goredis.Client) goredis.Cmder { return c.Keys(ctx, "k1*") }, sorted},
+		{"scan all", func(c *goredis.Client) goredis.Cmder { return scanAllCmd(ctx, c, "", "", 3) }, sorted},
+		{"scan match", func(c *goredis.Client) goredis.Cmder { return scanAllCmd(ctx, c, "k2*", "", 2) }, sorted},
+		{"scan type", func(c *goredis.Client) goredis.Cmder { return scanAllCmd(ctx, c, "", "string", 100) }, sorted},
+		{"script load", func(c *goredis.Client) goredis.Cmder { return c.ScriptLoad(ctx, "return KEYS[1]") }, nil},
+		{"evalsha", func(c *goredis.Client) goredis.Cmder {
+			return c.EvalSha(ctx, "4a2267357833227dd98abdedb8cf24b15a986445", keys[1:2])
+		}, nil},
+		{"script exists", func(c *goredis.Client) goredis.Cmder {
+			return c.ScriptExists(ctx, "4a2267357833227dd98abdedb8cf24b15a986445", "0000000000000000000000000000000000000000")
+		}, nil},
+		{"script flush", func(c *goredis.Client) goredis.Cmder { return c.ScriptFlush(ctx) }, nil},
+		{"script exists after flush", func(c *goredis.Client) goredis.Cmder {
+			return c.ScriptExists(ctx, "4a2267357833227dd98abdedb8cf24b15a986445")
+		}, nil},
+		{"flushdb", func(c *goredis.Client) goredis.Cmder { return c.FlushDB(ctx) }, nil},
+		{"dbsize after flush", func(c *goredis.Client) goredis.Cmder { return c.DBSize(ctx) }, nil},
+		{"keys after flush", func(c *goredis.Client) goredis.Cmder { return c.Keys(ctx, "*") }, nil},
+		{"randomkey of nothing", func(c *goredis.Client) goredis.Cmder { return c.RandomKey(ctx) }, nil},
+		{"mget after flush", func(c *goredis.Client) goredis.Cmder { return c.MGet(ctx, ks(0, 9)...) }, nil},
+	}
+	for _, s := range steps {
+		show := s.show
+		if show == nil {
+			show = goredis.Cmder.String
+		}
+		want, got := show(s.run(ref)), show(s.run(p))
+		if got != want {
+			t.Errorf("%s: through the proxy\n  %s\none Redis\n  %s", s.name, got, want)
+		}
+	}
+
+	// RANDOMKEY finds the one key there is, wherever it lives.
+	for _, k := range []string{keys[len(keys)-1], keys[0]} {
+		p.FlushAll(ctx)
+		p.Set(ctx, k, "x", 0)
+		if got, err := p.RandomKey(ctx).Result(); err != nil || got != k {
+			t.Errorf("RANDOMKEY = %q, %v; want %s, the only key", got, err, k)
+		}
+	}
+	// A command that cannot be split is refused, whatever the shards would say.
+	if err := p.MSetNX(ctx, keys[0], "1", keys[1], "2").Err(); err == nil ||
+		err.Error() != "CROSSSLOT Keys in request don't hash to the same slot" {
+		t.Errorf("MSETNX across groups: %v, want CROSSSLOT", err)
+	}
+	if n, _ := p.Exists(ctx, keys[1]).Result(); n != 0 {
+		t.Error("a refused MSETNX wrote a key")
+	}
+	p.FlushAll(ctx)
+}
+
+// scanAllCmd scans to completion and returns the keys as one command's result.
+func scanAllCmd(ctx context.Context, c *goredis.Client, match, typ string, count int64) *goredis.StringSliceCmd {
+	out := goredis.NewStringSliceCmd(ctx)
+	var all []string
+	var cursor uint64
+	for i := 0; ; i++ {
+		var keys []string
+		var err error
+		if typ != "" {
+			keys, cursor, err = c.ScanType(ctx, cursor, match, count, typ).Result()
+		} else {
+			keys, cursor, err = c.Scan(ctx, cursor, match, count).Result()
+		}
+		if err != nil {
+			out.SetErr(err)
+			return out
+		}
+		all = append(all, keys...)
+		if cursor == 0 {
+			break
+		}
+		if i > 10000 {
+			out.SetErr(fmt.Errorf("SCAN did not end"))
+			return out
+		}
+	}
+	slices.Sort(all)
+	out.SetVal(slices.Compact(all))
+	return out
+}
+
+// TestShardSetLikeOneRedis: three servers behind backend/shard answer like one.
+func TestShardSetLikeOneRedis(t *testing.T) {
+	t.Parallel()
+	b := shardSet(t)
+	ref := redistest.Start(t).Client()
+	p := proxyClient(t, b, fanout.Config{MaxShards: 3})
+	sameAsOneRedis(t, p, ref, keysOnEveryShard(t, b, 30))
+}
+
+// TestMaxShardsEndToEnd: with MaxShards below the shards, wide commands are refused and
+// narrow ones served.
+func TestMaxShardsEndToEnd(t *testing.T) {
+	t.Parallel()
+	b := shardSet(t)
+	p := proxyClient(t, b, fanout.Config{MaxShards: 2})
+	ctx := testCtx(t)
+	keys := keysOnEveryShard(t, b, 3)
+	for _, tc := range []struct {
+		cmd  goredis.Cmder
+		want string
+	}{
+		{p.MGet(ctx, keys...), "ERR redchain: MGET spans 3 shards, more than max-shards 2"},
+		{p.Del(ctx, keys...), "ERR redchain: DEL spans 3 shards, more than max-shards 2"},
+		{p.Keys(ctx, "*"), "ERR redchain: KEYS spans 3 shards, more than max-shards 2"},
+		{p.FlushAll(ctx), "ERR redchain: FLUSHALL spans 3 shards, more than max-shards 2"},
+	} {
+		if err := tc.cmd.Err(); err == nil || err.Error() != tc.want {
+			t.Errorf("%s: %v, want %q", tc.cmd.Name(), err, tc.want)
+		}
+	}
+	if err := p.MSet(ctx, keys[0], "a", keys[1], "b").Err(); err != nil {
+		t.Errorf("MSET over two shards: %v", err)
+	}
+	if got, err := p.MGet(ctx, keys[1], keys[0]).Result(); err != nil || fmt.Sprint(got) != "[b a]" {
+		t.Errorf("MGET over two shards = %v, %v", got, err)
+	}
+	if keys, err := scanAllCmd(ctx, p, "", "", 10).Result(); err != nil || len(keys) != 2 {
+		t.Errorf("SCAN = %q, %v; want the two keys: SCAN is never refused", keys, err)
+	}
+}
+
+// TestSingleRedisKeys: in front of one Redis, KEYS * is one request and returns at once
+// with every key (a proxy that loops over "shards" there hangs: Envoy did).
+func TestSingleRedisKeys(t *testing.T) {
+	t.Parallel()
+	s := redistest.Start(t)
+	ctx := testCtx(t)
+	const n = 20000
+	pipe := s.Client().Pipeline()
+	for i := 0; i < n; i += 1000 {
+		var kv []any
+		for j := i; j < i+1000; j++ {
+			kv = append(kv, fmt.Sprintf("key:%d", j), "v")
+		}
+		pipe.MSet(ctx, kv...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, err := redisbackend.New(redisbackend.Config{Addr: s.Addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	p := proxyClient(t, b, fanout.Config{MaxShards: 1})
+
+	start := time.Now()
+	keys, err := p.Keys(ctx, "*").Result()
+	if err != nil || len(keys) != n {
+		t.Fatalf("KEYS * = %d keys, %v; want %d", len(keys), err, n)
+	}
+	t.Logf("KEYS * of %d keys in %v", n, time.Since(start).Round(time.Millisecond))
+	for _, tc := range []struct {
+		cmd  goredis.Cmder
+		want string
+	}{
+		{p.DBSize(ctx), fmt.Sprintf("dbsize: %d", n)},
+		{p.MGet(ctx, "key:1", "key:2", "nope"), "mget key:1 key:2 nope: [v v <nil>]"},
+		{p.Del(ctx, "key:1", "key:2", "nope"), "del key:1 key:2 nope: 2"},
+	} {
+		if got := tc.cmd.String(); got != tc.want {
+			t.Errorf("%s, want %s", got, tc.want)
+		}
+	}
+	if scanned, err := scanAllCmd(ctx, p, "key:1*", "", 1000).Result(); err != nil || len(scanned) != 11110 { // key:1, key:10..19, ..., key:10000..19999; key:1 is gone
+		t.Errorf("SCAN MATCH key:1* = %d keys, %v; want 11110", len(scanned), err)
+	}
+}
+
+// TestClusterLikeOneRedis: a real Redis Cluster (3 primaries, 3 replicas) behind
+// backend/cluster answers like one Redis.
+func TestClusterLikeOneRedis(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartCluster(t)
+	b, err := cluster.New(cluster.Config{Seeds: c.Seeds()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if b.Shards() != 3 {
+		t.Fatalf("Shards = %d, want the 3 primaries", b.Shards())
+	}
+	ref := redistest.Start(t).Client()
+	addr := serveProxy(t, b, fanout.Config{})
+	p := client(t, addr)
+	keys := keysOnEveryShard(t, b, 30)
+	sameAsOneRedis(t, p, ref, keys)
+	inOrder(t, clientProto(t, addr, 3), keys)
+
+	// Each key is where the cluster says.
+	ctx := testCtx(t)
+	if err := p.MSet(ctx, keys[0], "a", keys[1], "b", keys[2], "c").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Client().MGet(ctx, keys[2]).Result(); err != nil || fmt.Sprint(got) != "[c]" {
+		t.Errorf("the cluster has %s = %v, %v", keys[2], got, err)
+	}
+	// A transaction and a blocking command run on a dedicated connection; split
+	// commands after them go around the router again.
+	if _, err := p.TxPipelined(ctx, func(pipe goredis.Pipeliner) error {
+		pipe.Set(ctx, keys[0], "tx", 0)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := p.MGet(ctx, keys[0], keys[1]).Result(); err != nil || fmt.Sprint(got) != "[tx b]" {
+		t.Errorf("MGET after a transaction = %v, %v", got, err)
+	}
+	if err := p.BLPop(ctx, 50*time.Millisecond, "nolist").Err(); err != goredis.Nil {
+		t.Errorf("BLPOP = %v, want nil after its timeout", err)
+	}
+	if n, err := p.Exists(ctx, keys[0], keys[1], keys[2]).Result(); err != nil || n != 3 {
+		t.Errorf("EXISTS after a blocking command = %d, %v", n, err)
+	}
+	// MaxShards counts primaries, not slots.
+	p2 := proxyClient(t, b, fanout.Config{MaxShards: 2})
+	if err := p2.MGet(ctx, keys[:3]...).Err(); err == nil || !strings.Contains(err.Error(), "MGET spans 3 shards") {
+		t.Errorf("MGET over 3 primaries with MaxShards 2: %v", err)
+	}
+	if got, err := p2.MGet(ctx, keys[0], keys[3]).Result(); err != nil || fmt.Sprint(got) != "[tx <nil>]" {
+		t.Errorf("MGET over 2 slots of one primary with MaxShards 2 = %v, %v", got, err)
+	}
+}
+
+// inOrder pipelines SETs of two keys on different shards and an MGET of both, again and
+// again: the MGET, split and sent around the router, must see the SETs sent before it
+// through the router. A RESP3 client's commands travel over RESP3 server connections:
+// parts sent over RESP2 ones would overtake them now and then.
+func inOrder(t *testing.T, p *goredis.Client, keys []string) {
+	t.Helper()
+	ctx := testCtx(t)
+	for i := range 300 {
+		pipe := p.Pipeline()
+		v := fmt.Sprint(i)
+		pipe.Set(ctx, keys[0], v, 0)
+		pipe.Set(ctx, keys[1], v, 0)
+		m := pipe.MGet(ctx, keys[0], keys[1])
+		n := pipe.Exists(ctx, keys[0], keys[1], keys[2])
+		pipe.Del(ctx, keys[2])
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(m.Val()); got != fmt.Sprintf("[%s %s]", v, v) || n.Val() != 2 {
+			t.Fatalf("round %d: MGET = %s, EXISTS = %d after the SETs: a part overtook them", i, got, n.Val())
+		}
+	}
+}
+
+func TestOrderKept(t *testing.T) {
+	t.Parallel()
+	b := shardSet(t)
+	addr := serveProxy(t, b, fanout.Config{})
+	keys := keysOnEveryShard(t, b, 3)
+	for _, proto := range []int{2, 3} {
+		t.Run(fmt.Sprintf("RESP%d", proto), func(t *testing.T) {
+			inOrder(t, clientProto(t, addr, proto), keys)
+		})
+	}
+}

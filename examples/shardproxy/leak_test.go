@@ -1,0 +1,13 @@
+package main
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/redchain/redchain/proxy/proxytest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, proxytest.LeakOptions()...)
+}

@@ -70,6 +70,37 @@ func Stateful(c *proxy.Conn) bool {
 	return s != nil && s.dc != nil && !s.clean()
 }
 
+// SharedLane prepares client connection c for commands that a middleware sends to the
+// backend itself, around Forward: the parts of a split command, the requests of a
+// whole-keyspace one (middleware/fanout). It reports false when c's commands must go
+// through Forward now: c holds state on a dedicated server connection (a transaction, a
+// subscription, a database other than 0), or that connection still owes replies (a
+// blocking command, an EXEC in flight), which a command sent elsewhere could overtake.
+// Otherwise it gives back a dedicated connection c no longer needs, as Forward would,
+// counts what follows as sent on the backend's shared connections (so that a later move
+// to a dedicated connection first waits for their replies), and returns ctx with c's
+// protocol (backend.WithProtocol for a RESP3 client, whose commands travel over RESP3
+// connections: a part sent over a RESP2 one could overtake the client's earlier
+// commands). A nil c, or one that no Forward serves, gets ctx and true. Loop-only.
+func SharedLane(ctx context.Context, c *proxy.Conn) (context.Context, bool) {
+	if c == nil {
+		return ctx, true
+	}
+	s := sessions.Get(c)
+	if s == nil {
+		return ctx, true
+	}
+	if s.parked != nil || s.dc != nil && (!s.clean() || s.dcBusy.Load() > 0) {
+		return ctx, false
+	}
+	if s.dc != nil {
+		s.dc.Release()
+		s.dc = nil
+	}
+	s.onDC, s.sharedSent = false, true
+	return s.sendCtx(ctx), true
+}
+
 // clean reports whether the session holds no state on its dedicated connection.
 func (s *session) clean() bool {
 	return !s.multi && !s.watch && s.db == 0 && (s.dc == nil || s.dc.Subscriptions() == 0)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -44,9 +45,17 @@ func TestClusterProxy(t *testing.T) {
 					t.Fatalf("GET = %d, %v", v, err)
 				}
 			}
-			err := p.MSet(ctx, redistest.KeyInSlot(0), 1, redistest.KeyInSlot(9000), 2).Err()
-			if err == nil || !strings.HasPrefix(err.Error(), "CROSSSLOT") {
+			// fanout splits a cross-slot MSET and MGET; MSETNX cannot be split.
+			k1, k2 := redistest.KeyInSlot(0), redistest.KeyInSlot(9000)
+			if err := p.MSet(ctx, k1, 1, k2, 2).Err(); err != nil {
 				t.Fatalf("cross-slot MSET: %v", err)
+			}
+			if v, err := p.MGet(ctx, k2, k1).Result(); err != nil || fmt.Sprint(v) != "[2 1]" {
+				t.Fatalf("cross-slot MGET = %v, %v", v, err)
+			}
+			err := p.MSetNX(ctx, k1, 1, k2, 2).Err()
+			if err == nil || !strings.HasPrefix(err.Error(), "CROSSSLOT") {
+				t.Fatalf("cross-slot MSETNX: %v", err)
 			}
 			if !strings.Contains(logs.String(), "shards=3") {
 				t.Errorf("the log does not give the shards:\n%s", logs)

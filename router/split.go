@@ -1,7 +1,6 @@
 package router
 
 import (
-
 	"github.com/redchain/redchain/proxy/resp"
 )
 
@@ -250,4 +249,3 @@ func grow[T any](s []T, n int) []T {
 	}
 	return make([]T, n, n+n/4)
 }
-

@@ -372,6 +372,13 @@ func (c *Conn) complete(w *slotWriter, v resp.Value) bool {
 	s.done = true
 	c.stamp++
 	s.stamp = c.stamp
+	c.unlockAndWake()
+	return true
+}
+
+// unlockAndWake releases c.mu and, unless the loop is already working on c or has it
+// queued, queues c on its loop to flush what was just completed or pushed. c.mu is held.
+func (c *Conn) unlockAndWake() {
 	wake := !c.active && !c.queued
 	if wake {
 		c.queued = true
@@ -380,7 +387,6 @@ func (c *Conn) complete(w *slotWriter, v resp.Value) bool {
 	if wake {
 		c.loop.ready(c)
 	}
-	return true
 }
 
 // flush writes the replies that are ready, in order, and frees their slots; pushes go
@@ -419,8 +425,7 @@ func (c *Conn) flush() int {
 	if !c.closed {
 		c.write()
 		if pushed && c.gc.OutboundBuffered() > MaxPushBuffer {
-			c.srv.opts.logger.Warn("client does not read its pushes; closing", "conn", c.id, "limit", MaxPushBuffer)
-			_ = c.gc.Close()
+			c.dropSlowReader()
 		}
 	}
 	clear(c.iov)
@@ -438,6 +443,12 @@ func (c *Conn) flush() int {
 		c.loop.drained()
 	}
 	return n
+}
+
+// dropSlowReader closes a client that lets its pushes pile up beyond MaxPushBuffer.
+func (c *Conn) dropSlowReader() {
+	c.srv.opts.logger.Warn("client does not read its pushes; closing", "conn", c.id, "limit", MaxPushBuffer)
+	_ = c.gc.Close()
 }
 
 // MaxPushBuffer bounds the pushes (Conn.Push) waiting to be written to one client: a
@@ -461,20 +472,12 @@ func (c *Conn) Push(v resp.Value) bool {
 	}
 	if c.oobBytes+len(frame) > MaxPushBuffer {
 		c.mu.Unlock()
-		c.srv.opts.logger.Warn("client does not read its pushes; closing", "conn", c.id, "limit", MaxPushBuffer)
-		_ = c.Close()
+		c.dropSlowReader()
 		return false
 	}
 	c.oob = append(c.oob, pushFrame{stamp: c.stamp, frame: frame})
 	c.oobBytes += len(frame)
-	wake := !c.active && !c.queued
-	if wake {
-		c.queued = true
-	}
-	c.mu.Unlock()
-	if wake {
-		c.loop.ready(c)
-	}
+	c.unlockAndWake()
 	return true
 }
 

@@ -161,16 +161,20 @@ func (c *conn) run(firstDone func()) {
 		if err != nil {
 			return nil, err
 		}
-		return func() {
-			wrote := make(chan struct{})
-			go func() {
-				defer close(wrote)
-				c.writeLoop(nc, gen, quit)
-			}()
-			c.fail(gen, c.readLoop(nc, gen))
-			<-wrote
-		}, nil
+		return func() { c.serve(nc, gen, quit) }, nil
 	}, c.attemptFailed)
+}
+
+// serve runs socket nc of generation gen with a writer goroutine and this one as its
+// reader, until the generation ends.
+func (c *conn) serve(nc net.Conn, gen uint64, quit chan struct{}) {
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		c.writeLoop(nc, gen, quit)
+	}()
+	c.fail(gen, c.readLoop(nc, gen))
+	<-wrote
 }
 
 // supervise keeps the connection up until Close. connect makes one attempt (dial, the

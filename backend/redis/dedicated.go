@@ -300,10 +300,7 @@ func (c *conn) runDedicated() {
 	if err == nil && c.loop != nil {
 		var quit chan struct{}
 		if quit, err = c.attach(nc); err == nil {
-			select {
-			case <-quit:
-			case <-c.b.ctx.Done():
-			}
+			c.await(quit)
 			return
 		}
 	}
@@ -311,13 +308,7 @@ func (c *conn) runDedicated() {
 		var gen uint64
 		var quit chan struct{}
 		if gen, quit, err = c.up(nc); err == nil {
-			wrote := make(chan struct{})
-			go func() {
-				defer close(wrote)
-				c.writeLoop(nc, gen, quit)
-			}()
-			c.fail(gen, c.readLoop(nc, gen))
-			<-wrote
+			c.serve(nc, gen, quit)
 			return
 		}
 	}

@@ -83,13 +83,17 @@ func (c *conn) runLoop() {
 		if err != nil {
 			return nil, err
 		}
-		return func() {
-			select {
-			case <-quit: // the generation ended: onClose, a timeout, or Close
-			case <-c.b.ctx.Done():
-			}
-		}, nil
+		return func() { c.await(quit) }, nil
 	}, c.attemptFailed)
+}
+
+// await waits while a loop connection is up: until its generation ends (onClose, a
+// timeout, or Close) or the backend closes.
+func (c *conn) await(quit <-chan struct{}) {
+	select {
+	case <-quit:
+	case <-c.b.ctx.Done():
+	}
 }
 
 // attemptFailed fails the commands queued while the first connection was being made,

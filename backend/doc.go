@@ -1,9 +1,14 @@
 // Package backend defines what a proxy sends commands to: a [Backend].
 //
 // Implementations live in sub-packages: backend/redis talks to one Redis server over a
-// few pipelined, multiplexed connections. Others (a Redis Cluster, a consistent-hash shard
-// set) follow the same contract, so a proxy's terminal handler does not care which one it
-// has.
+// few pipelined, multiplexed connections; backend/cluster to a Redis Cluster, and
+// backend/shard to a consistent-hash shard set, both through backend/redis. They follow
+// the same contract, so a proxy's terminal handler does not care which one it has.
+//
+// Optional capabilities are small interfaces found by type assertion: [StatsReporter];
+// [Sharded] (several shards: fan-out splits commands by them); [Dedicator] (a server
+// connection lent to one client for transactions, subscriptions, SELECT and blocking
+// commands). [WithProtocol] asks for server connections speaking RESP3.
 //
 // # Contract
 //

@@ -6,6 +6,11 @@
 // registers a cleanup that kills it. Tests can kill and restart the server to exercise
 // reconnection, and get a go-redis client to check what a component under test did.
 //
+// [StartCluster] runs a real Redis Cluster (3 primaries and 3 replicas by default) on free
+// loopback ports and waits until every node agrees on it; [Cluster] fails over, kills
+// and restarts nodes, and migrates slots whole or step by step (for ASK redirects), each
+// waiting, by polling the cluster's own state, until the nodes agree again.
+//
 // # Threading
 //
 // A [Server]'s methods are safe for concurrent use: Kill, Restart and Client are

@@ -29,8 +29,10 @@
 //
 // The package also holds the Redis 7 command table (Lookup, Command): arity, flags and
 // the positions of key arguments (Command.Keys), generated from a real Redis by
-// `go generate ./router` and checked in. Middleware that touch keys (rewrite) and the
-// routing of multi-key commands use it.
+// `go generate ./router` and checked in; [Learn] adds the commands a server knows and
+// the table does not (modules). Middleware that touch keys (rewrite) and the routing of
+// multi-key commands use it, with [Slot] (Redis Cluster's hash slot, hash tags honoured)
+// and [Split] (one command per group of keys, for middleware/fanout).
 //
 // # Threading
 //

@@ -1,7 +1,11 @@
 package router_test
 
 import (
+	"context"
+
 	"bytes"
+	"github.com/redchain/redchain/backend"
+	"github.com/redchain/redchain/proxy/resp"
 	"testing"
 
 	redisbackend "github.com/redchain/redchain/backend/redis"
@@ -31,3 +35,21 @@ func benchmarkProxy(b *testing.B, depth int) {
 
 func BenchmarkProxyGET(b *testing.B)           { benchmarkProxy(b, 1) }
 func BenchmarkProxyGETPipeline16(b *testing.B) { benchmarkProxy(b, 16) }
+
+// nopWriter takes a reply and drops it.
+type nopWriter struct{}
+
+func (nopWriter) WriteReply(resp.Value) bool { return true }
+
+// BenchmarkRoute measures the router's own work for one command: deciding where it
+// goes and handing it to a backend that answers at once.
+func BenchmarkRoute(b *testing.B) {
+	be := backend.Func(func(_ context.Context, _ resp.Command, done func(resp.Value, error)) { done(resp.OK, nil) })
+	f := router.New(be)
+	req := proxy.NewRequest(resp.NewCommand("GET", "k"))
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		f.ServeRESP(ctx, nopWriter{}, req)
+	}
+}

@@ -67,3 +67,15 @@ func ProtocolFrom(ctx context.Context) int {
 	}
 	return 2
 }
+
+// ShardDedicator is implemented by sharded backends that can lend a connection to the
+// primary of one shard (0 <= shard < Shards()): for the commands a proxy sends to every
+// shard on a connection of its own, such as SCRIPT KILL, which must reach the server
+// whose script is running ahead of the commands queued behind that script. It is
+// optional: find it by type assertion.
+type ShardDedicator interface {
+	Sharded
+	// DedicateShard is Dedicator.Dedicate for the primary of shard i. A shard number
+	// out of range gives a connection whose commands fail with ErrUnavailable.
+	DedicateShard(ctx context.Context, i int, push func(resp.Value)) Dedicated
+}

@@ -18,6 +18,15 @@ type ReplyWriter interface {
 	WriteReply(v resp.Value) bool
 }
 
+// WriterFunc adapts a function to the [ReplyWriter] interface: a middleware that looks
+// at or changes a reply before it is written wraps the writer it was given with one.
+// The function is called from whatever goroutine writes the reply; it must honour
+// WriteReply's contract (copy v if it keeps it; report whether the reply was taken).
+type WriterFunc func(v resp.Value) bool
+
+// WriteReply calls f.
+func (f WriterFunc) WriteReply(v resp.Value) bool { return f(v) }
+
 // slotWriter is the ReplyWriter of one command in a connection's ring. The slot keeps
 // it while the command is in flight and reuses it for the slot's next command once the
 // reply was taken. When the proxy answers a command itself (reply timeout), the slot

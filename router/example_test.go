@@ -20,11 +20,15 @@ func ExampleNew() {
 
 	var rec proxytest.Recorder
 	h.ServeRESP(context.Background(), &rec, proxy.NewRequest(resp.NewCommand("GET", "k")))
-	h.ServeRESP(context.Background(), &rec, proxy.NewRequest(resp.NewCommand("ECHO", "hi")))
+	// The proxy's own commands are answered by the router; those a shared server
+	// connection must not carry, refused or given a connection of their own.
+	h.ServeRESP(context.Background(), &rec, proxy.NewRequest(resp.NewCommand("CLUSTER", "INFO")))
+	h.ServeRESP(context.Background(), &rec, proxy.NewRequest(resp.NewCommand("SHUTDOWN")))
 	for _, v := range rec.Replies() {
 		fmt.Println(v)
 	}
 	// Output:
 	// "$21\r\nbackend got \"GET\" \"k\"\r\n"
-	// "$2\r\nhi\r\n"
+	// "-ERR This instance has cluster support disabled\r\n"
+	// "-ERR command 'shutdown' is not allowed through the proxy\r\n"
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 
 	"github.com/redchain/redchain/backend"
+	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/proxy"
+	"github.com/redchain/redchain/proxy/resp"
 )
 
 // Forward is the terminal handler that sends every command to one backend.
@@ -38,9 +40,9 @@ func (f *Forward) ObserveConn(ctx context.Context, c *proxy.Conn) context.Contex
 	return backend.WithLoop(backend.WithSession(ctx, c.ID()), c.Loop())
 }
 
-// ServeRESP sends the command to the backend, over the client's dedicated connection
-// when it holds state; it answers HELLO, ECHO, RESET and CLIENT SETNAME/GETNAME/ID/
-// INFO/SETINFO itself.
+// ServeRESP routes the command by its class (see the package doc): over the backend's
+// shared connections, over the client's dedicated connection, answered here, or
+// refused.
 func (f *Forward) ServeRESP(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request) {
 	if c := req.Conn(); c != nil {
 		if s := sessions.Get(c); s != nil && s.f == f {
@@ -48,13 +50,24 @@ func (f *Forward) ServeRESP(ctx context.Context, w proxy.ReplyWriter, req *proxy
 			return
 		}
 	}
-	// A request without a connection (proxy.NewRequest): no session.
-	s := session{f: f, proto: 2}
-	if v, ok := s.local(req.Name(), req); ok && !req.Is("client") {
-		w.WriteReply(v)
+	// A request without a connection (proxy.NewRequest): no session, so no state.
+	args := req.Args()
+	c, refusal := command.Check(args)
+	if c == nil {
+		w.WriteReply(refusal)
 		return
 	}
-	f.b.Send(ctx, req.Command(), proxy.Callback(w))
+	switch c.ClassOf(args) {
+	case command.Shared, command.EveryShard:
+		f.b.Send(ctx, req.Command(), proxy.Callback(w))
+	case command.Local:
+		s := session{f: f, proto: 2}
+		w.WriteReply(s.local(c, args))
+	case command.Refused:
+		w.WriteReply(refused(c))
+	default:
+		w.WriteReply(resp.Error("ERR", "redchain: "+displayName(c)+" needs a client connection"))
+	}
 }
 
 var (

@@ -1,25 +1,24 @@
 package router
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/redchain/redchain/backend"
+	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/resp"
 )
 
 // A session is what the router knows of one client connection: its protocol, its name,
 // and the state it holds on a dedicated server connection (a transaction, WATCHed keys,
-// a database, subscriptions). A client starts on the backend's shared connections; a
-// command that needs state borrows a dedicated connection (backend.Dedicator), which
-// the client keeps while it holds any state, and gives back at its first command once
-// it holds none.
+// a database, subscriptions, or state the proxy does not follow). A client starts on the
+// backend's shared connections; a command that needs a connection of its own borrows a
+// dedicated one (backend.Dedicator), which the client keeps while it holds any state,
+// and gives back at its first command once it holds none.
 //
 // Commands of one client go over one connection at a time, its lane, so that they run
 // in order: before a command takes another lane, the commands sent on the old one must
@@ -28,7 +27,8 @@ import (
 //
 // The state is predicted when commands are sent, as a pipelining client predicts it:
 // MULTI opens a transaction at once, EXEC closes it, though their replies are still to
-// come. A session is loop-only, but for its atomics.
+// come. What each command does is the command model's to say (command.Info's Class and
+// Effect): the session follows it. A session is loop-only, but for its atomics.
 type session struct {
 	f     *Forward
 	c     *proxy.Conn
@@ -38,14 +38,30 @@ type session struct {
 
 	db           int // SELECTed
 	multi, watch bool
-	dc           backend.Dedicated
-	dcBusy       atomic.Int64 // commands sent on dc whose replies are not in
-	onDC         bool         // the last command went to dc
-	sharedSent   bool         // commands went to the shared connections since the last barrier
-	parked       *parked
-	waiting      atomic.Bool // parked until dc's replies are in
+	// untracked: the dedicated connection holds state the proxy does not follow
+	// (CLIENT TRACKING, AUTH, SCRIPT DEBUG, a command the model does not know, a state
+	// changed inside a transaction): it is the client's until RESET or the end, and is
+	// closed then, never lent again.
+	untracked bool
+	tx        []queuedLocal // commands of the transaction the proxy answers itself
+	txLen     int           // commands the transaction has queued so far
+
+	dc         backend.Dedicated
+	dcBusy     atomic.Int64 // commands sent on dc whose replies are not in
+	onDC       bool         // the last command went to dc
+	sharedSent bool         // commands went to the shared connections since the last barrier
+	parked     *parked
+	waiting    atomic.Bool // parked until dc's replies are in
 
 	ctx, ctx3 context.Context // the last ctx seen, and it with protocol 3
+}
+
+// queuedLocal is a command of a transaction that the proxy answers: its reply goes into
+// EXEC's at index.
+type queuedLocal struct {
+	index int
+	c     *command.Info
+	args  [][]byte // a copy
 }
 
 // parked is a command waiting for its lane.
@@ -59,9 +75,9 @@ type parked struct {
 var sessions = proxy.NewConnKey[*session]()
 
 // Stateful reports whether client connection c is in a state bound to one server
-// connection: a transaction, WATCHed keys, subscriptions, a database other than 0.
-// Middleware that split commands across shards (fan-out) must then leave them whole.
-// Loop-only.
+// connection: a transaction, WATCHed keys, subscriptions, a database other than 0, state
+// the proxy does not follow. Middleware that split commands across shards (fan-out)
+// must then leave them whole. Loop-only.
 func Stateful(c *proxy.Conn) bool {
 	if c == nil {
 		return false
@@ -93,17 +109,20 @@ func SharedLane(ctx context.Context, c *proxy.Conn) (context.Context, bool) {
 	if s.parked != nil || s.dc != nil && (!s.clean() || s.dcBusy.Load() > 0) {
 		return ctx, false
 	}
-	if s.dc != nil {
-		s.dc.Release()
-		s.dc = nil
-	}
+	s.giveBack()
 	s.onDC, s.sharedSent = false, true
 	return s.sendCtx(ctx), true
 }
 
 // clean reports whether the session holds no state on its dedicated connection.
 func (s *session) clean() bool {
-	return !s.multi && !s.watch && s.db == 0 && (s.dc == nil || s.dc.Subscriptions() == 0)
+	return !s.stateful() && (s.dc == nil || s.dc.Subscriptions() == 0)
+}
+
+// stateful reports whether the session's commands must go to its dedicated connection
+// for a state the session follows itself.
+func (s *session) stateful() bool {
+	return s.multi || s.watch || s.db != 0 || s.untracked
 }
 
 // open starts the session of c.
@@ -128,6 +147,14 @@ func (s *session) closed() {
 	s.dc = nil
 }
 
+// giveBack gives the dedicated connection back, if the session has one.
+func (s *session) giveBack() {
+	if s.dc != nil {
+		s.dc.Release()
+		s.dc = nil
+	}
+}
+
 // sendCtx returns ctx with the session's protocol.
 func (s *session) sendCtx(ctx context.Context) context.Context {
 	if s.proto != 3 {
@@ -148,27 +175,82 @@ const (
 	laneLocal              // answered by the router
 )
 
-// serve routes one command.
+// serve routes one command by its class (see package command).
 func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request) {
-	name := req.Name()
-	if v, ok := s.local(name, req); ok {
-		w.WriteReply(v)
+	args := req.Args()
+	c, refusal := command.Check(args)
+	if s.multi && s.f.ded != nil {
+		s.queue(ctx, w, req, c)
 		return
 	}
-	if s.f.ded == nil {
-		s.f.b.Send(s.sendCtx(ctx), req.Command(), proxy.Callback(w))
+	if c == nil {
+		if s.f.ded != nil && !command.ServerLacks(args[0]) && isUnknownCommand(refusal) {
+			// Not known to the model, nor to be unknown to the server (a module's
+			// command, a newer Redis's): on a connection of the client's own.
+			s.route(ctx, w, req, nil, command.Unclassified)
+			return
+		}
+		w.WriteReply(refusal)
 		return
 	}
-	if s.proto == 2 && s.dc != nil && s.dc.Subscriptions() > 0 && !subscribedAllowed[string(name)] {
-		w.WriteReply(resp.Error("ERR", fmt.Sprintf("Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", name)))
+	if s.proto == 2 && s.dc != nil && s.dc.Subscriptions() > 0 && !c.AllowedSubscribed() {
+		w.WriteReply(resp.Error("ERR", fmt.Sprintf("Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", c.Name)))
 		return
 	}
-	s.route(ctx, w, req, name)
+	switch class := c.ClassOf(args); class {
+	case command.Local:
+		w.WriteReply(s.local(c, args))
+	case command.Shared, command.EveryShard:
+		if s.f.ded == nil {
+			s.f.b.Send(s.sendCtx(ctx), req.Command(), proxy.Callback(w))
+			return
+		}
+		s.route(ctx, w, req, c, class)
+	case command.Dedicated, command.Unclassified:
+		if s.f.ded == nil {
+			w.WriteReply(noDedicated(c))
+			return
+		}
+		s.route(ctx, w, req, c, class)
+	case command.Control:
+		s.control(ctx, w, req, c)
+	case command.Stream:
+		w.WriteReply(resp.Error("ERR", "redchain: "+displayName(c)+" is not supported through the proxy yet"))
+	default: // command.Refused
+		w.WriteReply(refused(c))
+	}
 }
 
-// route sends req on its lane, or parks it until the lane is free.
-func (s *session) route(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, name []byte) {
-	ln, key, timeout, v := s.lane(name, req)
+// isUnknownCommand reports whether v is command.Check's unknown-command error (rather
+// than an unknown subcommand or an arity error).
+func isUnknownCommand(v resp.Value) bool {
+	return strings.HasPrefix(string(v.Str), "ERR unknown command ")
+}
+
+// refused is the reply to a command of class Refused.
+func refused(c *command.Info) resp.Value {
+	return resp.Error("ERR", "command '"+c.Name+"' is not allowed through the proxy")
+}
+
+// noDedicated is the reply to a command that needs a connection of its own from a
+// backend that cannot lend one.
+func noDedicated(c *command.Info) resp.Value {
+	name := "this command"
+	if c != nil {
+		name = displayName(c)
+	}
+	return resp.Error("ERR", "redchain: "+name+" needs a server connection of its own, which this backend cannot lend")
+}
+
+// displayName is c's name as a client writes it: "CLIENT KILL".
+func displayName(c *command.Info) string {
+	return strings.ToUpper(strings.ReplaceAll(c.Name, "|", " "))
+}
+
+// route sends req on its lane, or parks it until the lane is free. c is nil for a
+// command the model does not know.
+func (s *session) route(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, c *command.Info, class command.Class) {
+	ln, key, timeout, v := s.lane(c, class, req.Args())
 	if ln == laneLocal {
 		w.WriteReply(v)
 		return
@@ -186,8 +268,7 @@ func (s *session) route(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 			return
 		}
 		if s.clean() {
-			s.dc.Release()
-			s.dc = nil
+			s.giveBack()
 		}
 	}
 	if ln == laneShared {
@@ -207,11 +288,14 @@ func (s *session) route(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		s.dc = s.f.ded.Dedicate(s.sendCtx(ctx), key, s.push)
 	}
 	s.onDC, s.sharedSent = true, false
-	s.enter(name)
-	refused := s.selectSent(name, req)
+	s.sendDC(req.Command(), timeout, s.enter(c, req.Args()), proxy.Callback(w))
+}
+
+// sendDC sends cmd on the dedicated connection; refused, if not nil, runs on the loop if
+// the server answers with an error (a SELECT it refused: the database stays what it was).
+func (s *session) sendDC(cmd resp.Command, timeout time.Duration, refused func(), cb func(resp.Value, error)) {
 	s.dcBusy.Add(1)
-	cb := proxy.Callback(w)
-	s.dc.Send(req.Command(), timeout, func(v resp.Value, err error) {
+	s.dc.Send(cmd, timeout, func(v resp.Value, err error) {
 		if err != nil {
 			s.c.Post(s.lost)
 		} else if refused != nil && v.Type == resp.TypeError {
@@ -249,7 +333,7 @@ func (s *session) park(ctx context.Context, w proxy.ReplyWriter, req *proxy.Requ
 	s.parked = &parked{ctx: ctx, w: w, req: req, release: s.c.Hold()}
 }
 
-// resume routes the parked command again, then lets the client's later commands in.
+// resume serves the parked command again, then lets the client's later commands in.
 func (s *session) resume() {
 	p := s.parked
 	if p == nil {
@@ -257,96 +341,96 @@ func (s *session) resume() {
 	}
 	s.parked = nil
 	if !s.c.Closed() {
-		proxy.Serve(p.ctx, proxy.HandlerFunc(func(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request) {
-			s.route(ctx, w, req, req.Name())
-		}), p.w, p.req)
+		proxy.Serve(p.ctx, proxy.HandlerFunc(s.serve), p.w, p.req)
 	}
 	p.release()
 }
 
-// lane decides where a command goes: to the shared connections, to the dedicated one
-// (with the key that picks its server, and the reply timeout), or answered here (v).
-func (s *session) lane(name []byte, req *proxy.Request) (ln lane, key []byte, timeout time.Duration, v resp.Value) {
-	args := req.Args()
-	switch string(name) {
-	case "multi":
+// lane decides where a command of class (c nil: unknown to the model) goes: to the
+// shared connections, to the dedicated one (with the key that picks its server, and the
+// reply timeout), or answered here (v).
+func (s *session) lane(c *command.Info, class command.Class, args [][]byte) (ln lane, key []byte, timeout time.Duration, v resp.Value) {
+	switch class {
+	case command.Shared, command.EveryShard:
+		if s.stateful() || s.dc != nil && s.proto == 2 && s.dc.Subscriptions() > 0 {
+			return laneDC, nil, 0, v // in a state; or PING in RESP2 subscribe mode
+		}
+		return laneShared, nil, 0, v
+	case command.Unclassified:
 		return laneDC, nil, 0, v
-	case "exec", "discard":
+	}
+	switch c.Effect {
+	case command.EffectExec:
 		if !s.multi && s.dc == nil {
-			return laneLocal, nil, 0, resp.Error("ERR", strings.ToUpper(string(name))+" without MULTI")
+			return laneLocal, nil, 0, resp.Error("ERR", displayName(c)+" without MULTI")
 		}
-		return laneDC, nil, 0, v
-	case "watch":
-		if len(args) > 1 {
-			key = args[1]
-		}
-		return laneDC, key, 0, v
-	case "unwatch":
+	case command.EffectUnwatch:
 		if s.dc == nil {
 			return laneLocal, nil, 0, resp.OK
 		}
-		return laneDC, nil, 0, v
-	case "select":
-		if len(args) == 2 && string(args[1]) == "0" && s.dc == nil {
+	case command.EffectSelect:
+		if string(args[1]) == "0" && s.dc == nil {
 			return laneLocal, nil, 0, resp.OK
 		}
-		return laneDC, nil, 0, v
-	case "subscribe", "psubscribe", "ssubscribe":
-		if string(name) == "ssubscribe" && len(args) > 1 {
-			key = args[1]
-		}
-		return laneDC, key, 0, v
-	case "unsubscribe", "punsubscribe", "sunsubscribe":
+	case command.EffectUnsubscribe:
 		if s.dc == nil {
-			return laneLocal, nil, 0, s.unsubscribed(string(name), args[1:])
+			return laneLocal, nil, 0, s.unsubscribed(c.Name, args[1:])
 		}
-		return laneDC, nil, 0, v
-	}
-	if s.multi || s.watch || s.db != 0 {
-		return laneDC, nil, 0, v
-	}
-	if d, ok := blockTimeout(name, args); ok {
-		if c, found := Lookup(args[0]); found {
-			if ks := c.Resolve(args).Keys(args, nil); len(ks) > 0 {
-				key = args[ks[0]]
-			}
+	case command.EffectSubscribe:
+		var buf [1]int
+		if ch := c.ShardChannels(args, buf[:0]); len(ch) > 0 {
+			key = args[ch[0]]
 		}
-		return laneDC, key, d, v
+	case command.EffectBlock:
+		timeout, _ = c.BlockTimeout(args)
+		fallthrough
+	default:
+		var buf [4]int
+		if ks := c.Keys(args, buf[:0]); len(ks) > 0 {
+			key = args[ks[0]]
+		}
 	}
-	if s.dc != nil && s.proto == 2 && s.dc.Subscriptions() > 0 {
-		return laneDC, nil, 0, v // PING in RESP2 subscribe mode
-	}
-	return laneShared, nil, 0, v
+	return laneDC, key, timeout, v
 }
 
-// enter updates the session's state for a command sent to the dedicated connection.
-func (s *session) enter(name []byte) {
-	switch string(name) {
-	case "multi":
-		s.multi = true
-	case "exec", "discard":
+// enter updates the session's state for a command sent to the dedicated connection (c
+// nil: unknown to the model), and returns what to do if the server refuses it.
+func (s *session) enter(c *command.Info, args [][]byte) (refused func()) {
+	if c == nil {
+		s.untracked = true
+		return nil
+	}
+	switch c.Effect {
+	case command.EffectMulti:
+		if !s.multi {
+			s.multi, s.tx, s.txLen = true, nil, 0
+		}
+	case command.EffectExec:
 		s.multi, s.watch = false, false
-	case "watch":
+	case command.EffectWatch:
 		if !s.multi {
 			s.watch = true
 		}
-	case "unwatch":
+	case command.EffectUnwatch:
 		if !s.multi {
 			s.watch = false
 		}
+	case command.EffectSession:
+		s.untracked = true
+	case command.EffectSelect:
+		if !s.multi {
+			return s.selectSent(args)
+		}
 	}
+	return nil
 }
 
 // selectSent records the database a SELECT chooses, and returns what to do if the
 // server refuses it: the database stays what it was.
-func (s *session) selectSent(name []byte, req *proxy.Request) (refused func()) {
-	args := req.Args()
-	if string(name) != "select" || len(args) != 2 || s.multi {
-		return nil
-	}
-	n, err := strconv.Atoi(string(args[1]))
-	if err != nil {
-		return nil
+func (s *session) selectSent(args [][]byte) (refused func()) {
+	n, ok := parseDB(args[1])
+	if !ok {
+		return nil // the server refuses it
 	}
 	prev := s.db
 	s.db = n
@@ -355,6 +439,27 @@ func (s *session) selectSent(name []byte, req *proxy.Request) (refused func()) {
 			s.db = prev
 		}
 	}
+}
+
+// parseDB reads a database number as Redis does (an int, no sign for 0).
+func parseDB(b []byte) (int, bool) {
+	if len(b) == 0 || len(b) > 9 {
+		return 0, false
+	}
+	n, neg := 0, b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if neg {
+		return 0, false // Redis: "DB index is out of range"
+	}
+	return n, len(b) > 0
 }
 
 // unsubscribed answers an unsubscription of a client subscribed to nothing, as Redis
@@ -383,225 +488,4 @@ func (s *session) null() resp.Value {
 		return resp.Value{Type: resp.TypeNull}
 	}
 	return resp.NullBulk
-}
-
-// subscribedAllowed are the commands a RESP2 client may send while subscribed.
-var subscribedAllowed = map[string]bool{
-	"subscribe": true, "psubscribe": true, "ssubscribe": true, "unsubscribe": true,
-	"punsubscribe": true, "sunsubscribe": true, "ping": true, "quit": true, "reset": true,
-}
-
-// blockTimeout reports whether a command blocks the server connection, and for how long
-// the router waits for its reply: its own timeout plus a margin, or for ever (-1).
-func blockTimeout(name []byte, args [][]byte) (time.Duration, bool) {
-	var arg []byte
-	ms := false
-	switch string(name) {
-	case "blpop", "brpop", "brpoplpush", "blmove", "bzpopmin", "bzpopmax":
-		arg = args[len(args)-1]
-	case "blmpop", "bzmpop":
-		if len(args) < 2 {
-			return 0, false
-		}
-		arg = args[1]
-	case "xread", "xreadgroup":
-		for i := 1; i+1 < len(args); i++ {
-			if bytes.EqualFold(args[i], []byte("block")) {
-				arg, ms = args[i+1], true
-				break
-			}
-			if bytes.EqualFold(args[i], []byte("streams")) {
-				break
-			}
-		}
-		if arg == nil {
-			return 0, false // XREAD without BLOCK does not block
-		}
-	case "wait":
-		if len(args) != 3 {
-			return 0, false
-		}
-		arg, ms = args[2], true
-	case "waitaof":
-		if len(args) != 4 {
-			return 0, false
-		}
-		arg, ms = args[3], true
-	default:
-		return 0, false
-	}
-	f, err := strconv.ParseFloat(string(arg), 64)
-	if err != nil || f < 0 {
-		return 0, true // the server refuses it at once
-	}
-	if f == 0 {
-		return -1, true
-	}
-	d := time.Duration(f * float64(time.Second))
-	if ms {
-		d = time.Duration(f * float64(time.Millisecond))
-	}
-	return d + max(time.Second, d/10), true
-}
-
-// local answers the commands about the client connection itself: HELLO, ECHO, RESET,
-// and the CLIENT subcommands that concern the proxy's client rather than the server's.
-func (s *session) local(name []byte, req *proxy.Request) (resp.Value, bool) {
-	args := req.Args()
-	switch string(name) {
-	case "hello":
-		return s.hello(args), true
-	case "echo":
-		if len(args) != 2 {
-			return wrongArgs("echo"), true
-		}
-		return resp.Bulk(args[1]), true
-	case "reset":
-		return s.reset(), true
-	case "monitor", "sync", "psync":
-		return resp.Error("ERR", "redchain: "+strings.ToUpper(string(name))+" is not supported through the proxy"), true
-	case "client":
-		return s.client(args)
-	}
-	return resp.Value{}, false
-}
-
-func wrongArgs(name string) resp.Value {
-	return resp.Error("ERR", fmt.Sprintf("wrong number of arguments for '%s' command", name))
-}
-
-// hello answers HELLO [protover [SETNAME name]]: the protocol the client speaks from
-// now on, and the server's description in it. AUTH is for an auth middleware, which
-// passes HELLO on without it.
-func (s *session) hello(args [][]byte) resp.Value {
-	proto := s.proto
-	if len(args) >= 2 {
-		switch string(args[1]) {
-		case "2":
-			proto = 2
-		case "3":
-			proto = 3
-		default:
-			return resp.Error("NOPROTO", "sorry, this protocol version is not supported")
-		}
-	}
-	name := s.name
-	for i := 2; i < len(args); i++ {
-		switch opt := strings.ToLower(string(args[i])); {
-		case opt == "setname" && i+1 < len(args):
-			name = string(args[i+1])
-			i++
-		case opt == "auth":
-			return resp.Error("ERR", "redchain: HELLO AUTH needs an auth middleware in the proxy's chain")
-		default:
-			return resp.Error("ERR", fmt.Sprintf("Syntax error in HELLO option '%s'", args[i]))
-		}
-	}
-	if proto != s.proto && s.dc != nil {
-		if !s.clean() {
-			return resp.Error("ERR", "redchain: HELLO cannot change the protocol inside a transaction, a subscription or a database other than 0")
-		}
-		if s.dcBusy.Load() == 0 {
-			s.dc.Release()
-			s.dc = nil
-		} else {
-			s.dc.Close()
-			s.dc = nil
-		}
-	}
-	s.proto, s.name = proto, name
-	var id int64
-	if s.c != nil {
-		id = int64(s.c.ID())
-	}
-	return helloReply(proto, id)
-}
-
-// helloReply is the server description HELLO answers with.
-func helloReply(proto int, id int64) resp.Value {
-	elems := []resp.Value{
-		resp.BulkString("server"), resp.BulkString("redis"),
-		resp.BulkString("version"), resp.BulkString("7.0.0"),
-		resp.BulkString("proto"), resp.Integer(int64(proto)),
-		resp.BulkString("id"), resp.Integer(id),
-		resp.BulkString("mode"), resp.BulkString("standalone"),
-		resp.BulkString("role"), resp.BulkString("master"),
-		resp.BulkString("modules"), resp.Array(),
-	}
-	if proto == 3 {
-		return resp.Value{Type: resp.TypeMap, Elems: elems}
-	}
-	return resp.Array(elems...)
-}
-
-// reset leaves every state, as RESET does: the dedicated connection is closed (its
-// state with it), and the session is back to RESP2, database 0, no name.
-func (s *session) reset() resp.Value {
-	if s.dc != nil {
-		s.dc.Close()
-		s.dc = nil
-	}
-	s.multi, s.watch, s.db, s.proto, s.name, s.onDC = false, false, 0, 2, "", false
-	return resp.SimpleString("RESET")
-}
-
-// client answers the CLIENT subcommands about this client; the others go to the
-// server.
-func (s *session) client(args [][]byte) (resp.Value, bool) {
-	if len(args) < 2 {
-		return wrongArgs("client"), true
-	}
-	sub := strings.ToLower(string(args[1]))
-	switch sub {
-	case "setname":
-		if len(args) != 3 {
-			return wrongArgs("client|setname"), true
-		}
-		if bytes.ContainsAny(args[2], " \n") {
-			return resp.Error("ERR", "Client names cannot contain spaces, newlines or special characters."), true
-		}
-		s.name = string(args[2])
-		return resp.OK, true
-	case "getname":
-		if s.name == "" {
-			return s.null(), true
-		}
-		return resp.BulkString(s.name), true
-	case "id":
-		return resp.Integer(int64(s.c.ID())), true
-	case "setinfo":
-		if len(args) != 4 {
-			return wrongArgs("client|setinfo"), true
-		}
-		switch strings.ToLower(string(args[2])) {
-		case "lib-name":
-			s.lib[0] = string(args[3])
-		case "lib-ver":
-			s.lib[1] = string(args[3])
-		default:
-			return resp.Error("ERR", fmt.Sprintf("Unrecognized option '%s'", args[2])), true
-		}
-		return resp.OK, true
-	case "info":
-		return resp.BulkString(s.info()), true
-	case "no-evict", "no-touch":
-		return resp.OK, true // server-wide connection flags: not for a shared connection
-	case "reply", "tracking", "caching", "getredir", "trackinginfo":
-		return resp.Error("ERR", "redchain: CLIENT "+strings.ToUpper(sub)+" is not supported through the proxy"), true
-	}
-	return resp.Value{}, false
-}
-
-// info describes the client as CLIENT INFO does.
-func (s *session) info() string {
-	subs := 0
-	if s.dc != nil {
-		subs = s.dc.Subscriptions()
-	}
-	multi := -1
-	if s.multi {
-		multi = 0
-	}
-	return fmt.Sprintf("id=%d addr=%s name=%s db=%d sub=%d multi=%d resp=%d lib-name=%s lib-ver=%s\n",
-		s.c.ID(), s.c.RemoteAddr(), s.name, s.db, subs, multi, s.proto, s.lib[0], s.lib[1])
 }

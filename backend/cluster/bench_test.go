@@ -9,6 +9,7 @@ import (
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/backend/cluster"
 	"github.com/redchain/redchain/backend/redis"
+	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/internal/redistest"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
@@ -23,7 +24,7 @@ func BenchmarkSendEndToEnd(b *testing.B) {
 	c := redistest.StartCluster(b, redistest.Replicas(0))
 	key := "user:1000"
 	cb := newBackend(b, cluster.Config{Seeds: c.Seeds()})
-	rb, err := redis.New(redis.Config{Addr: c.PrimaryOf(int(router.Slot([]byte(key)))).Addr()})
+	rb, err := redis.New(redis.Config{Addr: c.PrimaryOf(int(command.Slot([]byte(key)))).Addr()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -71,7 +72,7 @@ func BenchmarkProxyGET(b *testing.B) {
 		b.Fatal(err)
 	}
 	cb := newBackend(b, cluster.Config{Seeds: c.Seeds()})
-	rb, err := redis.New(redis.Config{Addr: c.PrimaryOf(int(router.Slot([]byte("k")))).Addr()})
+	rb, err := redis.New(redis.Config{Addr: c.PrimaryOf(int(command.Slot([]byte("k")))).Addr()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,8 +12,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/redchain/redchain/backend"
+	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/proxy/resp"
-	"github.com/redchain/redchain/router"
 )
 
 // Backend sends each command to the Redis Cluster node that serves its hash slot,
@@ -141,40 +141,51 @@ func (b *Backend) Send(ctx context.Context, cmd resp.Command, done func(resp.Val
 		done(errEmpty, nil)
 		return
 	}
-	slot, read, ok := b.route(cmd.Args)
+	rt, ok := b.route(cmd.Args)
 	if !ok {
 		done(errCrossSlot, nil)
 		return
 	}
 	r := b.newRequest(ctx, cmd, done)
-	r.slot, r.read = slot, read
+	r.slot, r.read, r.keys, r.script = rt.slot, rt.read, rt.keys, rt.script
 	r.dispatch()
 }
 
-// route finds the slot of args's keys (-1 for none) and whether it is a read; ok is
-// false when the keys are in different slots.
-func (b *Backend) route(args [][]byte) (slot int32, read, ok bool) {
-	c, found := router.Lookup(args[0])
+// routing is what Send needs to know of a command: the slot of its keys (-1 for none),
+// how many keys it has, whether it is a read, and whether it runs a script, whose error
+// replies are the script's to choose (they may look like -MOVED).
+type routing struct {
+	slot   int32
+	keys   int
+	read   bool
+	script bool
+}
+
+// route finds where args go; ok is false when their keys are in different slots.
+func (b *Backend) route(args [][]byte) (rt routing, ok bool) {
+	rt.slot = -1
+	c, found := command.LookupArgs(args)
 	if !found {
-		return -1, false, true
+		return rt, true
 	}
 	var buf [maxInlineKeys]int
 	keys := c.Keys(args, buf[:0])
-	if len(keys) == 0 && c.Flags.Has(router.PubSub) {
+	if len(keys) == 0 && c.Flags.Has(command.PubSub) {
 		keys = c.ShardChannels(args, buf[:0]) // SSUBSCRIBE, SPUBLISH: by the channel's slot
 	}
-	slot = -1
 	for _, k := range keys {
-		s := int32(router.Slot(args[k]))
-		if slot >= 0 && s != slot {
-			return 0, false, false
+		s := int32(command.Slot(args[k]))
+		if rt.slot >= 0 && s != rt.slot {
+			return rt, false
 		}
-		slot = s
+		rt.slot = s
 	}
-	if slot >= 0 && b.cfg.ReadFrom != Primary {
-		read = c.Resolve(args).Flags.Has(router.ReadOnly)
+	rt.keys = len(keys)
+	rt.script = c.ACL&command.CatScripting != 0
+	if rt.slot >= 0 && b.cfg.ReadFrom != Primary {
+		rt.read = c.Flags.Has(command.ReadOnly)
 	}
-	return slot, read, true
+	return rt, true
 }
 
 // SendShard sends cmd to the primary of shard i (0 <= i < Shards(), see Locate),
@@ -209,7 +220,7 @@ func (b *Backend) Shards() int {
 // slot that no shard serves (or no slot map yet) gives shard 0. Safe from any
 // goroutine; it does not allocate.
 func (b *Backend) Locate(key []byte) (group, shard int) {
-	slot := int(router.Slot(key))
+	slot := int(command.Slot(key))
 	if t := b.topo.Load(); t != nil {
 		if s := t.slots[slot]; s != 0 {
 			return slot, int(s) - 1
@@ -222,7 +233,7 @@ func (b *Backend) Locate(key []byte) (group, shard int) {
 // does. Safe from any goroutine.
 func (b *Backend) NodeFor(slot int) string {
 	t := b.topo.Load()
-	if t == nil || slot < 0 || slot >= router.SlotCount || t.slots[slot] == 0 {
+	if t == nil || slot < 0 || slot >= command.SlotCount || t.slots[slot] == 0 {
 		return ""
 	}
 	return t.shards[t.slots[slot]-1].primary.addr

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redchain/redchain/backend"
+	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/proxy/resp"
 )
 
@@ -22,7 +23,10 @@ var (
 	errMoved  = resp.Error("CROSSSLOT", "Keys in request don't hash to the same slot as the earlier commands of this connection")
 )
 
-var _ backend.Dedicator = (*Backend)(nil)
+var (
+	_ backend.Dedicator      = (*Backend)(nil)
+	_ backend.ShardDedicator = (*Backend)(nil)
+)
 
 // Dedicate lends the session of ctx a connection of its own to the primary serving
 // key's slot, or, with a nil key, to the primary of the first slot its commands name.
@@ -32,6 +36,20 @@ func (b *Backend) Dedicate(ctx context.Context, key []byte, push func(resp.Value
 	// (the router passes the key of the command it sends first): so that a -MOVED for it
 	// can be followed.
 	return &dedicated{b: b, ctx: ctx, push: push, slot: -1}
+}
+
+// DedicateShard lends the session of ctx a connection of its own to the primary of shard
+// i (see Locate for the numbering), bound at once. See backend.ShardDedicator. Safe from
+// any goroutine.
+func (b *Backend) DedicateShard(ctx context.Context, i int, push func(resp.Value)) backend.Dedicated {
+	d := &dedicated{b: b, ctx: ctx, push: push, slot: -1}
+	t := b.topo.Load()
+	if t == nil || i < 0 || i >= len(t.shards) {
+		d.inner = unavailable{}
+		return d
+	}
+	d.bindNode(t.shards[i].primary)
+	return d
 }
 
 // dedicated is a cluster's dedicated connection.
@@ -60,6 +78,12 @@ func (d *dedicated) bind(slot int32) {
 		}
 		n = t.shards[i].primary
 	}
+	d.bindNode(n)
+}
+
+// bindNode makes the connection to node n (nil: none reachable). d.mu is held, or d is
+// not shared yet.
+func (d *dedicated) bindNode(n *node) {
 	ded, ok := backend.Dedicator(nil), false
 	if n != nil && n.b != nil {
 		ded, ok = n.b.(backend.Dedicator)
@@ -81,16 +105,21 @@ func (d *dedicated) Send(cmd resp.Command, timeout time.Duration, done func(resp
 		done(errEmpty, nil)
 		return
 	}
-	name := cmd.Args[0]
-	if bytes.EqualFold(name, []byte("select")) && !(len(cmd.Args) == 2 && string(cmd.Args[1]) == "0") {
+	c, _ := command.LookupArgs(cmd.Args)
+	effect := command.EffectNone
+	if c != nil {
+		effect = c.Effect
+	}
+	if effect == command.EffectSelect && !(len(cmd.Args) == 2 && string(cmd.Args[1]) == "0") {
 		done(errSelect, nil)
 		return
 	}
-	slot, _, ok := d.b.route(cmd.Args)
+	rt, ok := d.b.route(cmd.Args)
 	if !ok {
 		done(errCrossSlot, nil)
 		return
 	}
+	slot := rt.slot
 	d.mu.Lock()
 	if d.gone {
 		d.mu.Unlock()
@@ -98,7 +127,7 @@ func (d *dedicated) Send(cmd resp.Command, timeout time.Duration, done func(resp
 		return
 	}
 	if d.inner == nil {
-		if slot < 0 && bytes.EqualFold(name, []byte("multi")) && !d.multi {
+		if slot < 0 && effect == command.EffectMulti && !d.multi {
 			d.multi = true
 			d.mu.Unlock()
 			done(resp.OK, nil)

@@ -11,8 +11,8 @@ import (
 
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/backend/redis"
+	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/proxy/resp"
-	"github.com/redchain/redchain/router"
 )
 
 // fakeNode is a node backend that answers from a script, and records what it got.
@@ -116,7 +116,7 @@ func (fc *fakeCluster) do(t testing.TB, args ...string) (string, error) {
 func keyOf(slot int) string {
 	for i := 0; ; i++ {
 		k := fmt.Sprintf("k%d", i)
-		if int(router.Slot([]byte(k))) == slot {
+		if int(command.Slot([]byte(k))) == slot {
 			return k
 		}
 	}
@@ -331,10 +331,11 @@ func TestClosed(t *testing.T) {
 	fc := newFake(t, Config{})
 	// A parked command gets ErrClosed at Close.
 	fc.nodes["p0"].answer = func([][]byte) (resp.Value, error) {
-		return resp.Error("TRYAGAIN", "x"), nil
+		return resp.Error("TRYAGAIN", "Multiple keys request during rehashing of slot"), nil
 	}
 	var got error
-	fc.Send(context.Background(), resp.NewCommand("GET", keyOf(1)), func(_ resp.Value, err error) { got = err })
+	k := keyOf(1)
+	fc.Send(context.Background(), resp.NewCommand("MGET", k, k), func(_ resp.Value, err error) { got = err })
 	fc.Close()
 	if !errors.Is(got, backend.ErrClosed) {
 		t.Fatalf("parked command at Close: %v", got)
@@ -363,7 +364,7 @@ func TestNoTopology(t *testing.T) {
 	if b.Shards() != 1 {
 		t.Fatalf("Shards = %d", b.Shards())
 	}
-	if g, s := b.Locate([]byte("a")); g != int(router.Slot([]byte("a"))) || s != 0 {
+	if g, s := b.Locate([]byte("a")); g != int(command.Slot([]byte("a"))) || s != 0 {
 		t.Fatalf("Locate = %d, %d", g, s)
 	}
 }

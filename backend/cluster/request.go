@@ -8,8 +8,8 @@ import (
 	"sync"
 
 	"github.com/redchain/redchain/backend"
+	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/proxy/resp"
-	"github.com/redchain/redchain/router"
 )
 
 // request is one command on its way: a copy of its arguments, to send it again after a
@@ -26,6 +26,8 @@ type request struct {
 	buf  []byte
 
 	slot      int32 // the keys' slot; -1: none
+	keys      int   // how many keys
+	script    bool  // runs a script: its errors may look like redirections
 	shard     int32 // SendShard's shard; -1: by slot or session
 	read      bool  // a read that may go to a replica
 	primary   bool  // the replica failed: to the primary
@@ -34,6 +36,11 @@ type request struct {
 	tryAgain  int8  // -TRYAGAIN retried
 	target    *node // a redirection's node, for the next attempt; nil: by slot
 	asking    bool  // send ASKING before the command to target
+	sentTo    *node // the node of the last attempt
+	// A script's -MOVED, parked until a refresh shows whether the slot moved: the node
+	// that answered it, and the reply, given to the caller if the slot did not move.
+	movedFrom *node
+	moved     []byte
 }
 
 // Buffers above these sizes are not kept in the pool.
@@ -96,7 +103,7 @@ func (r *request) release() {
 	if cap(r.args) > maxPooledArgs {
 		r.args = nil
 	}
-	*r = request{onReply: r.onReply, args: r.args[:0], buf: r.buf[:0]}
+	*r = request{onReply: r.onReply, args: r.args[:0], buf: r.buf[:0], moved: r.moved[:0]}
 	requests.Put(r)
 }
 
@@ -130,6 +137,14 @@ func (r *request) dispatch() {
 			return
 		}
 		sh = &t.shards[i-1]
+		if from := r.movedFrom; from != nil {
+			r.movedFrom = nil
+			if sh.primary == from {
+				// The slot did not move: the -MOVED was the script's own error.
+				r.finish(resp.Raw(r.moved), nil)
+				return
+			}
+		}
 	case r.shard >= 0:
 		if int(r.shard) >= len(t.shards) {
 			r.finish(resp.Value{}, errShardRange)
@@ -163,16 +178,28 @@ func (r *request) send(n *node) {
 		r.finish(n.refused, nil)
 		return
 	}
+	r.sentTo = n
+	cmd := resp.Command{Args: r.args}
 	if r.asking {
 		r.asking = false
-		// ASKING applies to the next command of the connection: the session (or the
-		// event loop) puts both on the same one, back to back.
+		// ASKING applies to the next command of the connection: both go on the same
+		// one, back to back.
+		if a, ok := n.b.(askingSender); ok {
+			a.SendAsking(r.ctx, cmd, r.onReply)
+			return
+		}
 		n.b.Send(r.ctx, askingCmd, ignore)
 	}
-	n.b.Send(r.ctx, resp.Command{Args: r.args}, r.onReply)
+	n.b.Send(r.ctx, cmd, r.onReply)
 }
 
-var askingCmd = resp.Command{Args: [][]byte{[]byte("ASKING")}}
+// askingSender is a node backend that sends ASKING and a command back to back
+// (backend/redis).
+type askingSender interface {
+	SendAsking(ctx context.Context, cmd resp.Command, done func(resp.Value, error))
+}
+
+var askingCmd = resp.NewCommand("ASKING")
 
 // ignore is ASKING's callback: its +OK, or its error, tells nothing the command's own
 // reply will not.
@@ -205,7 +232,15 @@ func (r *request) reply(v resp.Value, err error) {
 	case bytes.HasPrefix(msg, movedPrefix), bytes.HasPrefix(msg, askPrefix):
 		ask := msg[0] == 'A'
 		slot, addr, ok := parseRedirect(msg)
-		if !ok || int(r.redirects) >= b.cfg.MaxRedirects {
+		if !ok || r.slot < 0 || slot != int(r.slot) {
+			// Not a redirection of this command (a keyless command is never
+			// redirected): an error reply like any other, a script's for instance.
+			r.finish(v, nil)
+			return
+		}
+		if int(r.redirects) >= b.cfg.MaxRedirects || r.script && ask {
+			// A script's -ASK cannot be told from its own error reply: it goes to the
+			// client, rather than the script running twice.
 			if !ask {
 				b.askRefresh()
 			}
@@ -218,6 +253,13 @@ func (r *request) reply(v resp.Value, err error) {
 		} else {
 			b.counters.moved.Add(1)
 			b.askRefresh()
+		}
+		if r.script {
+			// Sent again only if the refresh shows that the slot left the node that
+			// answered (see dispatch).
+			r.movedFrom, r.moved = r.sentTo, append(r.moved[:0], v.AppendTo(nil)...)
+			b.park(r, v)
+			return
 		}
 		n := b.lookup(addr, slot, !ask)
 		if n == nil {
@@ -232,6 +274,12 @@ func (r *request) reply(v resp.Value, err error) {
 		}
 		r.dispatch()
 	case bytes.HasPrefix(msg, tryAgainPrefix):
+		if r.keys < 2 || r.script {
+			// Redis answers -TRYAGAIN only to a command of several keys during a
+			// migration; a script's may be its own.
+			r.finish(v, nil)
+			return
+		}
 		b.askRefresh()
 		if int(r.tryAgain) >= maxTryAgain {
 			r.finish(v, nil)
@@ -291,11 +339,11 @@ func errorText(v resp.Value) []byte {
 }
 
 // parseRedirect reads "MOVED 3999 127.0.0.1:6381" or "ASK ...": the slot and the
-// announced address.
+// announced address, which must be all there is, as Redis writes it.
 func parseRedirect(msg []byte) (slot int, addr []byte, ok bool) {
 	_, rest, _ := bytes.Cut(msg, []byte(" "))
 	s, addr, found := bytes.Cut(rest, []byte(" "))
-	if !found || len(addr) == 0 {
+	if !found || len(addr) == 0 || bytes.IndexByte(addr, ' ') >= 0 || bytes.LastIndexByte(addr, ':') < 0 {
 		return 0, nil, false
 	}
 	if len(s) == 0 || len(s) > 5 {
@@ -307,7 +355,7 @@ func parseRedirect(msg []byte) (slot int, addr []byte, ok bool) {
 		}
 		slot = slot*10 + int(c-'0')
 	}
-	if slot >= router.SlotCount {
+	if slot >= command.SlotCount {
 		return 0, nil, false
 	}
 	return slot, addr, true

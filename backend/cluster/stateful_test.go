@@ -11,6 +11,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/redchain/redchain/backend/cluster"
+	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/internal/redistest"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/router"
@@ -84,7 +85,7 @@ func TestStateful(t *testing.T) {
 			v, err := cl.BLPop(ctx, 0, "cq").Result()
 			done <- fmt.Sprint(v, err)
 		}()
-		owner := c.PrimaryOf(int(router.Slot([]byte("cq"))))
+		owner := c.PrimaryOf(int(command.Slot([]byte("cq"))))
 		poll(t, wait, func() string {
 			info := owner.Client().Info(ctx, "clients").Val()
 			if !strings.Contains(info, "blocked_clients:1") {
@@ -112,7 +113,7 @@ func TestStateful(t *testing.T) {
 
 	t.Run("resharding with a shard channel", func(t *testing.T) {
 		const ch = "orders"
-		slot := int(router.Slot([]byte(ch)))
+		slot := int(command.Slot([]byte(ch)))
 		rc := proxytest.Dial(t, srv.Addr())
 		if got := string(rc.Do("HELLO", "3").AppendTo(nil)); !strings.HasPrefix(got, "%7") {
 			t.Fatalf("HELLO 3 = %q", got)

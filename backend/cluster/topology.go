@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/redchain/redchain/backend"
+	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/proxy/resp"
-	"github.com/redchain/redchain/router"
 )
 
 // node is one cluster node the backend knows, by the address it dials. Nodes live in
@@ -38,7 +38,7 @@ type shard struct {
 type topology struct {
 	// slots holds, for each hash slot, 1 + the index in shards of the shard serving
 	// it, or 0 when no shard serves it.
-	slots  [router.SlotCount]uint16
+	slots  [command.SlotCount]uint16
 	shards []shard          // ordered by first slot
 	byAddr map[string]*node // every node of the topology, by dial address
 	// primaryOf gives the shard index of each primary that serves slots.
@@ -242,7 +242,7 @@ func build(descs []shardDesc, nodeOf func(announced string) *node) (*topology, e
 		d := &descs[i]
 		first := -1
 		for _, r := range d.ranges {
-			if r[0] < 0 || r[1] >= router.SlotCount || r[0] > r[1] {
+			if r[0] < 0 || r[1] >= command.SlotCount || r[0] > r[1] {
 				return nil, fmt.Errorf("slot range %d-%d out of bounds", r[0], r[1])
 			}
 			if first < 0 || r[0] < first {

@@ -90,11 +90,22 @@ type conn struct {
 
 // send queues cmd and done, or returns the error to give done.
 func (c *conn) send(cmd resp.Command, done callback) error {
-	return c.sendEntry(cmd, done, 0)
+	return c.sendEntry(cmd, done, 0, false)
 }
 
-// sendEntry is send with, for a dedicated connection, the command's timeout.
-func (c *conn) sendEntry(cmd resp.Command, done callback, timeout time.Duration) error {
+// sendAsking queues ASKING and cmd back to back; done gets cmd's reply.
+func (c *conn) sendAsking(cmd resp.Command, done callback) error {
+	return c.sendEntry(cmd, done, 0, true)
+}
+
+var askingCmd = resp.NewCommand("ASKING")
+
+// dropReply is the callback of a command whose reply tells nothing (ASKING's).
+func dropReply(resp.Value, error) {}
+
+// sendEntry queues cmd and done (after ASKING, if asking), with, for a dedicated
+// connection, the command's timeout.
+func (c *conn) sendEntry(cmd resp.Command, done callback, timeout time.Duration, asking bool) error {
 	c.mu.Lock()
 	switch {
 	case c.state == stateClosed:
@@ -116,6 +127,10 @@ func (c *conn) sendEntry(cmd resp.Command, done callback, timeout time.Duration)
 			e.frames = d.expect(kind, unsub, cmd.Args[1:])
 		}
 		d.meta = append(d.meta, e)
+	}
+	if asking {
+		c.wbuf = askingCmd.AppendTo(c.wbuf)
+		c.queue.push(dropReply)
 	}
 	c.wbuf = cmd.AppendTo(c.wbuf)
 	c.queue.push(done)
@@ -389,33 +404,54 @@ func (c *conn) consume(gen uint64, buf []byte, start int) (int, error) {
 }
 
 // deliver hands the frames buf[from:ends[0]], buf[ends[0]:ends[1]]... to the oldest
-// callbacks, taking them from the queue under one lock.
+// callbacks, taking them from the queue under one lock. A RESP3 push frame answers no
+// command: a shared connection has no subscription, so it is dropped.
 func (c *conn) deliver(gen uint64, buf []byte, from int, ends []int) error {
 	if c.ded != nil {
 		return c.deliverDedicated(gen, buf, from, ends)
+	}
+	replies := len(ends)
+	if c.proto == 3 {
+		start := from
+		for _, end := range ends {
+			if buf[start] == '>' {
+				replies--
+			}
+			start = end
+		}
 	}
 	c.mu.Lock()
 	if c.state != stateUp || c.gen != gen {
 		c.mu.Unlock()
 		return errGone
 	}
-	cbs := c.queue.popN(c.cbs[:0], len(ends))
+	cbs := c.queue.popN(c.cbs[:0], replies)
 	c.popped += uint64(len(cbs))
 	var passed []barrier
 	if len(c.barriers) > 0 {
 		passed = c.passedBarriers()
 	}
 	c.mu.Unlock()
-	for i, done := range cbs {
-		done(resp.Raw(buf[from:ends[i]]), nil)
-		from = ends[i]
+	i := 0
+	for _, end := range ends {
+		frame := buf[from:end]
+		from = end
+		if c.proto == 3 && frame[0] == '>' {
+			c.log.Debug("push on a shared connection dropped", "frame", resp.Raw(frame))
+			continue
+		}
+		if i == len(cbs) {
+			break
+		}
+		cbs[i](resp.Raw(frame), nil)
 		cbs[i] = nil
+		i++
 	}
 	c.cbs = cbs[:0]
 	for _, b := range passed {
 		b.done()
 	}
-	if len(cbs) < len(ends) {
+	if len(cbs) < replies {
 		return errUnexpected
 	}
 	return nil

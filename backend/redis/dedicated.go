@@ -168,6 +168,7 @@ func (c *conn) deliverDedicated(gen uint64, buf []byte, from int, ends []int) er
 			return errGone
 		}
 		v, kind, pubsub := d.classify(c.proto, frame)
+		gathered := false // frame is d.acc
 		confirm := pubsub && kind != "message" && kind != "pmessage" && kind != "smessage"
 		if confirm && len(v.Elems) == 3 && v.Elems[2].Type == resp.TypeInteger {
 			i := 0
@@ -185,7 +186,7 @@ func (c *conn) deliverDedicated(gen uint64, buf []byte, from int, ends []int) er
 				c.mu.Unlock()
 				continue
 			}
-			frame = d.acc
+			frame, gathered = d.acc, true
 		case pubsub:
 			if kind == "sunsubscribe" && len(v.Elems) > 1 && d.subs[subShard] != nil {
 				// Redis 7 sends sunsubscribe unprompted when a shard channel's slot moves.
@@ -216,7 +217,7 @@ func (c *conn) deliverDedicated(gen uint64, buf []byte, from int, ends []int) er
 		done[0](resp.Raw(frame), nil)
 		done[0] = nil
 		c.cbs = done[:0]
-		if len(d.acc) > 0 {
+		if gathered {
 			c.mu.Lock()
 			d.acc = d.acc[:0]
 			c.mu.Unlock()
@@ -340,7 +341,7 @@ func (h *dedConn) Send(cmd resp.Command, timeout time.Duration, done func(resp.V
 		done(resp.Value{}, h.c.b.errClosed)
 		return
 	}
-	if err := h.c.sendEntry(cmd, done, timeout); err != nil {
+	if err := h.c.sendEntry(cmd, done, timeout, false); err != nil {
 		done(resp.Value{}, err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/redchain/redchain/backend"
+	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/proxy/resp"
 )
 
@@ -114,6 +115,21 @@ func (b *Backend) Send(ctx context.Context, cmd resp.Command, done func(resp.Val
 		return
 	}
 	if err := b.sessionConn(ctx).send(cmd, done); err != nil {
+		done(resp.Value{}, err)
+	}
+}
+
+// SendAsking sends ASKING and then cmd, back to back on the connection of ctx's session,
+// as a Redis Cluster client must after an -ASK redirection (ASKING holds for the next
+// command of its connection only); done gets cmd's reply, and ASKING's is dropped. It
+// is for backend/cluster: ASKING itself is no command for Send. Safe from any
+// goroutine.
+func (b *Backend) SendAsking(ctx context.Context, cmd resp.Command, done func(resp.Value, error)) {
+	if reply, refused := refuse(cmd); refused {
+		done(reply, nil)
+		return
+	}
+	if err := b.sessionConn(ctx).sendAsking(cmd, done); err != nil {
 		done(resp.Value{}, err)
 	}
 }
@@ -247,48 +263,16 @@ func (b *Backend) sleep(d time.Duration) bool {
 	}
 }
 
-// notShared lists the commands Send refuses (see the package doc), upper case.
-var notShared = map[string]bool{
-	"SELECT": true, "AUTH": true, "HELLO": true, "RESET": true, "QUIT": true,
-	"SUBSCRIBE": true, "PSUBSCRIBE": true, "SSUBSCRIBE": true, "UNSUBSCRIBE": true,
-	"PUNSUBSCRIBE": true, "SUNSUBSCRIBE": true, "MONITOR": true,
-	"SYNC": true, "PSYNC": true, "MULTI": true, "EXEC": true, "DISCARD": true,
-	"WATCH": true, "UNWATCH": true,
-	"CLIENT": true, // only CLIENT REPLY, checked below
-	// Blocking commands would stall every session behind them on the connection.
-	"BLPOP": true, "BRPOP": true, "BRPOPLPUSH": true, "BLMOVE": true, "BLMPOP": true,
-	"BZPOPMIN": true, "BZPOPMAX": true, "BZMPOP": true, "WAIT": true, "WAITAOF": true,
-}
-
 var errEmpty = resp.Error("ERR", "empty command")
 
 // refuse returns the error reply for a command that must not go over a shared
-// connection, or an empty command, which Redis would not answer.
+// connection (see command.Shareable), or an empty command, which Redis would not answer.
 func refuse(cmd resp.Command) (resp.Value, bool) {
 	if len(cmd.Args) == 0 {
 		return errEmpty, true
 	}
-	name := cmd.Args[0]
-	var upper [len("PUNSUBSCRIBE")]byte // the longest name in notShared
-	if len(name) > len(upper) {
+	if command.Shareable(cmd.Args) {
 		return resp.Value{}, false
 	}
-	for i, c := range name {
-		if 'a' <= c && c <= 'z' {
-			c -= 'a' - 'A'
-		}
-		upper[i] = c
-	}
-	key := upper[:len(name)]
-	if !notShared[string(key)] { // no allocation: the compiler looks up without a copy
-		return resp.Value{}, false
-	}
-	what := string(key)
-	if what == "CLIENT" {
-		if len(cmd.Args) < 2 || !bytes.EqualFold(cmd.Args[1], []byte("REPLY")) {
-			return resp.Value{}, false
-		}
-		what = "CLIENT REPLY"
-	}
-	return resp.Error("ERR", "redchain: "+what+" is not supported on shared backend connections yet"), true
+	return resp.Error("ERR", "redchain: '"+string(bytes.ToLower(cmd.Args[0]))+"' cannot be sent on a shared backend connection"), true
 }

@@ -8,11 +8,12 @@ import (
 	"math"
 	"net"
 	"slices"
+	"time"
 
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/backend/redis"
+	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/proxy/resp"
-	"github.com/redchain/redchain/router"
 )
 
 // Server is one Redis server of the shard set.
@@ -67,9 +68,10 @@ type point struct {
 }
 
 var (
-	_ backend.Backend       = (*Backend)(nil)
-	_ backend.Sharded       = (*Backend)(nil)
-	_ backend.StatsReporter = (*Backend)(nil)
+	_ backend.Backend        = (*Backend)(nil)
+	_ backend.Sharded        = (*Backend)(nil)
+	_ backend.StatsReporter  = (*Backend)(nil)
+	_ backend.ShardDedicator = (*Backend)(nil)
 )
 
 // errNoServers is New's error for a Config without servers.
@@ -285,7 +287,7 @@ func (b *Backend) Send(ctx context.Context, cmd resp.Command, done func(resp.Val
 		done(resp.Error("ERR", "redchain shard: empty command"), nil)
 		return
 	}
-	c, ok := router.Lookup(cmd.Args[0])
+	c, ok := command.Lookup(cmd.Args[0])
 	if !ok {
 		done(b.errUnknown, nil)
 		return
@@ -329,6 +331,26 @@ func (b *Backend) SendShard(ctx context.Context, i int, cmd resp.Command, done f
 	}
 	b.backends[i].Send(ctx, cmd, done)
 }
+
+// DedicateShard lends the session of ctx a connection of its own to server i, for the
+// commands a proxy sends to every server on a connection of its own (SCRIPT KILL). See
+// backend.ShardDedicator. Safe from any goroutine.
+func (b *Backend) DedicateShard(ctx context.Context, i int, push func(resp.Value)) backend.Dedicated {
+	if i < 0 || i >= len(b.backends) {
+		return unavailable{}
+	}
+	return b.backends[i].Dedicate(ctx, nil, push)
+}
+
+// unavailable is the connection to a server out of range.
+type unavailable struct{}
+
+func (unavailable) Send(_ resp.Command, _ time.Duration, done func(resp.Value, error)) {
+	done(resp.Value{}, backend.ErrUnavailable)
+}
+func (unavailable) Subscriptions() int { return 0 }
+func (unavailable) Release()           {}
+func (unavailable) Close()             {}
 
 // Close closes every server's backend, waiting for their goroutines, and returns nil
 // (backend/redis's Close cannot fail; errors, if any ever come, are joined). Later Sends

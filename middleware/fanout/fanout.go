@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/redchain/redchain/backend"
+	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/resp"
 	"github.com/redchain/redchain/router"
@@ -31,7 +32,7 @@ type Fanout struct {
 	sharded backend.Sharded // nil: one shard, nothing to do
 	locate  func([]byte) (group, shard int)
 	max     int
-	plans   sync.Pool // *router.Plan
+	plans   sync.Pool // *command.Plan
 }
 
 var _ proxy.Middleware = (*Fanout)(nil)
@@ -51,7 +52,7 @@ func New(b backend.Backend, cfg Config) (*Fanout, error) {
 	if s, ok := b.(backend.Sharded); ok {
 		f.sharded, f.locate = s, s.Locate
 	}
-	f.plans.New = func() any { return new(router.Plan) }
+	f.plans.New = func() any { return new(command.Plan) }
 	return f, nil
 }
 
@@ -80,30 +81,38 @@ func (f *Fanout) ServeRESP(ctx context.Context, w proxy.ReplyWriter, req *proxy.
 		next.ServeRESP(ctx, w, req)
 		return
 	}
-	switch string(req.Name()) {
-	case "mget", "del", "unlink", "exists", "touch":
-		f.split(ctx, w, req, next, 1)
-	case "mset":
-		f.split(ctx, w, req, next, 2)
-	case "keys":
-		f.everyShard(ctx, w, req, next, mergeConcat)
-	case "dbsize":
-		f.everyShard(ctx, w, req, next, mergeSum)
-	case "flushall", "flushdb":
-		f.everyShard(ctx, w, req, next, mergeOK)
-	case "scan":
-		f.scan(ctx, w, req, next)
-	case "randomkey":
-		f.randomKey(ctx, w, req, next)
-	case "script":
-		f.script(ctx, w, req, next)
-	default:
-		if !f.oneGroup(req.Args()) {
-			w.WriteReply(crossSlot)
+	args := req.Args()
+	c, ok := command.LookupArgs(args)
+	switch {
+	case !ok:
+	case c.Request == command.MultiShard:
+		f.split(ctx, w, req, next)
+		return
+	case c.ClassOf(args) == command.EveryShard:
+		if special, ok := specials[c.Name]; ok {
+			special(f, ctx, w, req, next)
 			return
 		}
-		next.ServeRESP(ctx, w, req)
+		if c.Response != command.ResponseSpecial {
+			f.everyShard(ctx, w, req, next, func(parts []resp.Value) resp.Value {
+				return command.MergeReplies(c.Response, parts)
+			})
+			return
+		}
+		// A merge of its own that is not written yet (INFO, MEMORY STATS...): one shard
+		// answers, as the router sends it.
 	}
+	if !f.oneGroup(args) {
+		w.WriteReply(crossSlot)
+		return
+	}
+	next.ServeRESP(ctx, w, req)
+}
+
+// specials are the whole-keyspace commands with a policy of their own.
+var specials = map[string]func(f *Fanout, ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler){
+	"scan":      (*Fanout).scan,
+	"randomkey": (*Fanout).randomKey,
 }
 
 // oneGroup reports whether the keys of args, as the command table finds them, all live
@@ -114,7 +123,7 @@ func (f *Fanout) oneGroup(args [][]byte) bool {
 	if len(args) < 3 { // the name and at most one key
 		return true
 	}
-	c, ok := router.Lookup(args[0])
+	c, ok := command.Lookup(args[0])
 	if !ok {
 		return true
 	}
@@ -138,14 +147,15 @@ func (f *Fanout) tooWide(name []byte, shards int) resp.Value {
 		bytes.ToUpper(name), shards, f.max))
 }
 
-// split splits a multi-key command whose keys are every step-th argument from the first
-// by group, or passes it on when its keys share one.
-func (f *Fanout) split(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler, step int) {
+// split splits a multi-key command (MGET, MSET, DEL...) by group, or passes it on when
+// its keys share one.
+func (f *Fanout) split(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler) {
 	// Most multi-key commands of a well-designed application use hash tags: find out
 	// before taking a plan, stopping at the first key of another group.
 	args := req.Args()
+	_, step, ok := command.Splittable(args)
 	one := true
-	if len(args) > 1 {
+	if ok && len(args) > 1 {
 		g0, _ := f.locate(args[1])
 		for i := 1 + step; i < len(args); i += step {
 			if g, _ := f.locate(args[i]); g != g0 {
@@ -163,8 +173,8 @@ func (f *Fanout) split(ctx context.Context, w proxy.ReplyWriter, req *proxy.Requ
 		next.ServeRESP(ctx, w, req)
 		return
 	}
-	p := f.plans.Get().(*router.Plan)
-	if !router.Split(req.Command(), f.locate, p) || len(p.Parts) == 1 {
+	p := f.plans.Get().(*command.Plan)
+	if !command.Split(req.Command(), f.locate, p) || len(p.Parts) == 1 {
 		f.plans.Put(p)
 		next.ServeRESP(ctx, w, req)
 		return
@@ -176,13 +186,11 @@ func (f *Fanout) split(ctx context.Context, w proxy.ReplyWriter, req *proxy.Requ
 		return
 	}
 	var merge func([]resp.Value) resp.Value
-	switch p.Merge {
-	case router.MergeKeys:
+	if p.Response == command.ResponseDefault {
 		merge = keysMerge(p)
-	case router.MergeOK:
-		merge = mergeOK
-	default:
-		merge = mergeSum
+	} else {
+		r := p.Response
+		merge = func(parts []resp.Value) resp.Value { return command.MergeReplies(r, parts) }
 	}
 	ws := proxy.Gather(w, len(p.Parts), merge)
 	for i := range p.Parts {
@@ -193,7 +201,7 @@ func (f *Fanout) split(ctx context.Context, w proxy.ReplyWriter, req *proxy.Requ
 
 // keysMerge returns the merge of an MGET split by p: each part's values go back to their
 // keys' positions. It keeps what it needs of p, which is reused.
-func keysMerge(p *router.Plan) func([]resp.Value) resp.Value {
+func keysMerge(p *command.Plan) func([]resp.Value) resp.Value {
 	// counts[i] is part i's number of keys; pos lists every part's positions in turn.
 	buf := make([]int, len(p.Parts)+p.Keys)
 	counts, pos := buf[:len(p.Parts)], buf[len(p.Parts):len(p.Parts):len(buf)]
@@ -235,100 +243,6 @@ func decode(v resp.Value) (d, bad resp.Value) {
 	return d, resp.Value{}
 }
 
-// mergeOK is +OK when every part is, else the first part's error (or an error for a part
-// that says something else).
-func mergeOK(parts []resp.Value) resp.Value {
-	for _, v := range parts {
-		d, bad := decode(v)
-		if bad.Type != 0 {
-			return bad
-		}
-		if d.Type != resp.TypeSimpleString || string(d.Str) != "OK" {
-			return unexpected
-		}
-	}
-	return resp.OK
-}
-
-// mergeSum is the sum of the parts' integers.
-func mergeSum(parts []resp.Value) resp.Value {
-	var n int64
-	for _, v := range parts {
-		d, bad := decode(v)
-		if bad.Type != 0 {
-			return bad
-		}
-		if d.Type != resp.TypeInteger {
-			return unexpected
-		}
-		n += d.Int
-	}
-	return resp.Integer(n)
-}
-
-// mergeConcat is the elements of the parts' arrays, part after part.
-func mergeConcat(parts []resp.Value) resp.Value {
-	var out []resp.Value
-	for _, v := range parts {
-		d, bad := decode(v)
-		if bad.Type != 0 {
-			return bad
-		}
-		if d.Type != resp.TypeArray && d.Type != resp.TypeSet {
-			return unexpected
-		}
-		out = append(out, d.Elems...)
-	}
-	return resp.Array(out...)
-}
-
-// mergeSame is the parts' common reply (SCRIPT LOAD's digest), or an error when they
-// differ.
-func mergeSame(parts []resp.Value) resp.Value {
-	var first resp.Value
-	for i, v := range parts {
-		d, bad := decode(v)
-		if bad.Type != 0 {
-			return bad
-		}
-		if i == 0 {
-			first = d
-		} else if d.Type != first.Type || !bytes.Equal(d.Str, first.Str) {
-			return resp.Error("ERR", "redchain: shards gave different replies")
-		}
-	}
-	return first
-}
-
-// mergeAnd is, element by element, 1 when every part's array has 1 there (SCRIPT EXISTS).
-func mergeAnd(parts []resp.Value) resp.Value {
-	var out []resp.Value
-	for i, v := range parts {
-		d, bad := decode(v)
-		if bad.Type != 0 {
-			return bad
-		}
-		if d.Type != resp.TypeArray || i > 0 && len(d.Elems) != len(out) {
-			return unexpected
-		}
-		if i == 0 {
-			out = make([]resp.Value, len(d.Elems))
-			for j := range out {
-				out[j] = resp.Integer(1)
-			}
-		}
-		for j, e := range d.Elems {
-			if e.Type != resp.TypeInteger {
-				return unexpected
-			}
-			if e.Int == 0 {
-				out[j].Int = 0
-			}
-		}
-	}
-	return resp.Array(out...)
-}
-
 // everyShard sends the command to every shard and merges their replies, unless that is
 // more shards than MaxShards allows.
 func (f *Fanout) everyShard(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler, merge func([]resp.Value) resp.Value) {
@@ -350,26 +264,6 @@ func (f *Fanout) everyShard(ctx context.Context, w proxy.ReplyWriter, req *proxy
 	ws := proxy.Gather(w, n, merge)
 	for i, pw := range ws {
 		f.sharded.SendShard(ctx, i, cmd, proxy.Callback(pw))
-	}
-}
-
-// script spreads SCRIPT LOAD, EXISTS and FLUSH over every shard (a script must be on the
-// shard its EVALSHA goes to); other subcommands pass on.
-func (f *Fanout) script(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler) {
-	args := req.Args()
-	if len(args) < 2 {
-		next.ServeRESP(ctx, w, req)
-		return
-	}
-	switch {
-	case bytes.EqualFold(args[1], []byte("load")):
-		f.everyShard(ctx, w, req, next, mergeSame)
-	case bytes.EqualFold(args[1], []byte("exists")):
-		f.everyShard(ctx, w, req, next, mergeAnd)
-	case bytes.EqualFold(args[1], []byte("flush")):
-		f.everyShard(ctx, w, req, next, mergeOK)
-	default:
-		next.ServeRESP(ctx, w, req)
 	}
 }
 

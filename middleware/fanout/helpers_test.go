@@ -13,11 +13,11 @@ import (
 	"time"
 
 	"github.com/redchain/redchain/backend"
+	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/middleware/fanout"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
-	"github.com/redchain/redchain/router"
 )
 
 const wait = 30 * time.Second
@@ -26,15 +26,15 @@ const wait = 30 * time.Second
 // group is the hash slot.
 func slotLocate(n int) func([]byte) (int, int) {
 	return func(key []byte) (int, int) {
-		s := int(router.Slot(key))
-		return s, s * n / router.SlotCount
+		s := int(command.Slot(key))
+		return s, s * n / command.SlotCount
 	}
 }
 
 // serverLocate places keys as a shard set of n servers: the group is the server.
 func serverLocate(n int) func([]byte) (int, int) {
 	return func(key []byte) (int, int) {
-		s := int(router.Slot(key)) % n
+		s := int(command.Slot(key)) % n
 		return s, s
 	}
 }
@@ -75,7 +75,7 @@ func (f *fakeShards) Close() error                 { return nil }
 
 func (f *fakeShards) Send(ctx context.Context, cmd resp.Command, done func(resp.Value, error)) {
 	shard := 0
-	if c, ok := router.Lookup(cmd.Args[0]); ok {
+	if c, ok := command.Lookup(cmd.Args[0]); ok {
 		keys := c.Keys(cmd.Args, nil)
 		for i, k := range keys {
 			g, s := f.locate(cmd.Args[k])

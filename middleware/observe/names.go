@@ -10,6 +10,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/redchain/redchain/command"
 )
 
 // Bounds on the values of the attributes that come from clients, so that a client
@@ -29,30 +31,15 @@ const (
 	otherCode = "_OTHER" // semconv's fallback for error.type
 )
 
-// knownCommands are Redis's commands (7.x and 8.x): they always get their own
-// db.operation.name, however many other names clients have sent.
-const knownCommands = `append asking auth bgrewriteaof bgsave bitcount bitfield bitfield_ro bitop
-bitpos blmove blmpop blpop brpop brpoplpush bzmpop bzpopmax bzpopmin client cluster command
-config copy dbsize debug decr decrby del discard dump echo eval eval_ro evalsha evalsha_ro exec
-exists expire expireat expiretime failover fcall fcall_ro flushall flushdb function geoadd
-geodist geohash geopos georadius georadius_ro georadiusbymember georadiusbymember_ro geosearch
-geosearchstore get getbit getdel getex getrange getset hdel hello hexists hexpire hexpireat
-hexpiretime hget hgetall hgetdel hgetex hincrby hincrbyfloat hkeys hlen hmget hmset hpersist
-hpexpire hpexpireat hpexpiretime hpttl hrandfield hscan hset hsetex hsetnx hstrlen httl hvals
-incr incrby incrbyfloat info keys lastsave latency lcs lindex linsert llen lmove lmpop lolwut
-lpop lpos lpush lpushx lrange lrem lset ltrim memory mget migrate module monitor move mset
-msetnx multi object persist pexpire pexpireat pexpiretime pfadd pfcount pfdebug pfmerge
-pfselftest ping psetex psubscribe psync pttl publish pubsub punsubscribe quit randomkey
-readonly readwrite rename renamenx replconf replicaof reset restore restore-asking role rpop
-rpoplpush rpush rpushx sadd save scan scard script sdiff sdiffstore select set setbit setex
-setnx setrange shutdown sinter sintercard sinterstore sismember slaveof slowlog smembers
-smismember smove sort sort_ro spop spublish srandmember srem sscan ssubscribe strlen subscribe
-substr sunion sunionstore sunsubscribe swapdb sync time touch ttl type unlink unsubscribe
-unwatch wait waitaof watch xack xadd xautoclaim xclaim xdel xgroup xinfo xlen xpending xrange
-xread xreadgroup xrevrange xsetid xtrim zadd zcard zcount zdiff zdiffstore zincrby zinter
-zintercard zinterstore zlexcount zmpop zmscore zpopmax zpopmin zrandmember zrange zrangebylex
-zrangebyscore zrangestore zrank zrem zremrangebylex zremrangebyrank zremrangebyscore zrevrange
-zrevrangebylex zrevrangebyscore zrevrank zscan zscore zunion zunionstore`
+// knownCommands are the names of the command model's commands: they always get their
+// own db.operation.name, however many other names clients have sent.
+func knownCommands() []string {
+	var names []string
+	for _, c := range command.Commands() {
+		names = append(names, c.Name)
+	}
+	return names
+}
 
 // knownCodes are the error codes Redis replies with: they always get their own error.type.
 const knownCodes = `ERR WRONGTYPE NOAUTH WRONGPASS NOPERM MOVED ASK TRYAGAIN CLUSTERDOWN CROSSSLOT
@@ -208,7 +195,7 @@ type names struct {
 
 func newNames() *names {
 	return &names{
-		ops:   newTable(strings.Fields(knownCommands), maxNames, commandLike, newOp, newOp(otherName)),
+		ops:   newTable(knownCommands(), maxNames, commandLike, newOp, newOp(otherName)),
 		codes: newTable(strings.Fields(knownCodes), maxCodes, codeLike, func(s string) string { return s }, otherCode),
 	}
 }

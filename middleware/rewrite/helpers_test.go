@@ -1,17 +1,14 @@
 package rewrite_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	redisbackend "github.com/redchain/redchain/backend/redis"
+	"github.com/redchain/redchain/internal/cmdgen"
 	"github.com/redchain/redchain/internal/redistest"
 	"github.com/redchain/redchain/middleware/rewrite"
 	"github.com/redchain/redchain/proxy"
@@ -104,26 +101,19 @@ func client(t *testing.T, addr, user string) *redis.Client {
 	return c
 }
 
-// examples reads the invocations of every command with keys that router/gen wrote.
+// examples returns invocations of every command with keys of a real redis-server, built
+// from its COMMAND DOCS.
 func examples(t *testing.T) [][]string {
 	t.Helper()
-	f, err := os.Open("../../router/testdata/examples.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	docs := cmdgen.Fetch(t, redistest.Start(t).Addr())
+	g := cmdgen.New(1, 0)
 	var out [][]string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+	for _, name := range docs.Names() {
+		if d := docs[name]; d.HasKeys() {
+			for range 3 {
+				out = append(out, g.Args(d))
+			}
 		}
-		var inv []string
-		if err := json.Unmarshal([]byte(line), &inv); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, inv)
 	}
 	return out
 }

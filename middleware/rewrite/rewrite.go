@@ -1,15 +1,14 @@
 package rewrite
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/resp"
-	"github.com/redchain/redchain/router"
 )
 
 // Config configures a Rewrite. The zero value rewrites nothing.
@@ -112,7 +111,7 @@ func (r *Rewrite) ServeRESP(ctx context.Context, w proxy.ReplyWriter, req *proxy
 	if len(r.rename) > 0 {
 		if t, ok := r.rename[string(name)]; ok {
 			if t.hide {
-				w.WriteReply(unknownCommand(req.Args()))
+				w.WriteReply(command.UnknownCommand(req.Args()))
 				return
 			}
 			if r.deny[t.lower] {
@@ -148,43 +147,19 @@ func (r *Rewrite) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 	r.namespace(ctx, w, req, next, prefix)
 }
 
-// unknownCommand is Redis's answer to a command it does not know (server.c
-// processCommand): the name as sent, and the first arguments quoted, up to 128 bytes.
-func unknownCommand(args [][]byte) resp.Value {
-	var b []byte
-	for _, a := range args[1:] {
-		if len(b) >= 128 {
-			break
-		}
-		limit := 128 - len(b)
-		b = append(b, '\'')
-		b = append(b, a[:min(len(a), limit)]...)
-		b = append(b, "' "...)
-	}
-	name := args[0][:min(len(args[0]), 128)]
-	return resp.Error("ERR", "unknown command '"+string(name)+"', with args beginning with: "+string(b))
-}
-
 func denied(name []byte) resp.Value {
 	return resp.Error("ERR", "command '"+string(name)+"' is denied by the proxy")
 }
 
-// defaultRefused are the commands a namespace refuses, besides those Redis flags admin
-// and those the table does not know: they act on the whole keyspace, or move keys out of
-// the namespace's reach.
-var defaultRefused = map[string]bool{
-	"flushall": true, "flushdb": true, "dbsize": true, "randomkey": true, "swapdb": true,
-	"move": true, "select": true, "migrate": true, "cluster": true, "function": true,
-	"script|flush": true, "script|kill": true,
-}
-
-// refused reports whether a namespace refuses cmd, whose subcommand (or cmd itself) is sub.
-func (r *Rewrite) refused(cmd, sub *router.Command) bool {
+// refused reports whether a namespace refuses cmd, whose subcommand (or cmd itself) is
+// sub: a command that reaches keys it does not name (command.ScopeAll: FLUSHALL, SWAPDB,
+// scripts, MONITOR...) or an administrative one, unless allowed.
+func (r *Rewrite) refused(cmd, sub *command.Info) bool {
 	if r.allow[cmd.Name] || r.allow[sub.Name] {
 		return false
 	}
-	return defaultRefused[cmd.Name] || defaultRefused[sub.Name] ||
-		cmd.Flags&router.Admin != 0 || sub.Flags&router.Admin != 0
+	return cmd.Scope == command.ScopeAll || sub.Scope == command.ScopeAll ||
+		cmd.Flags&command.Admin != 0 || sub.Flags&command.Admin != 0
 }
 
 func notInNamespace(name string) resp.Value {
@@ -200,7 +175,7 @@ const maxStackKeys = 16
 // refuses what a namespace cannot serve, and wraps w when the reply names keys.
 func (r *Rewrite) namespace(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler, prefix string) {
 	args := req.Args()
-	cmd, ok := router.Lookup(args[0])
+	cmd, ok := command.Lookup(args[0])
 	if !ok {
 		if r.allow[string(req.Name())] {
 			next.ServeRESP(ctx, w, req)
@@ -216,7 +191,7 @@ func (r *Rewrite) namespace(ctx context.Context, w proxy.ReplyWriter, req *proxy
 	}
 	var kb [maxStackKeys]int
 	keys := cmd.Keys(args, kb[:0])
-	special := cmd.Name == "keys" || cmd.Name == "scan" || cmd.Name == "sort" || cmd.Name == "sort_ro"
+	special := sub.Patterns != command.PatternNone
 	if len(keys) == 0 && !special {
 		next.ServeRESP(ctx, w, req)
 		return
@@ -225,24 +200,18 @@ func (r *Rewrite) namespace(ctx context.Context, w proxy.ReplyWriter, req *proxy
 		w.WriteReply(noNamespace)
 		return
 	}
-	if special && len(args) > maxPatternArgs {
-		// The patterns past the bit set of patterns() would go through unprefixed.
-		w.WriteReply(resp.Error("ERR", "too many arguments for '"+cmd.Name+"' in a key namespace"))
-		return
-	}
 	slices.Sort(keys) // a key two specs name is prefixed once
+	var pb [maxStackKeys]int
+	pats := sub.PatternArgs(args, pb[:0])
 
 	// Size the new arguments: the keys and patterns that get the prefix.
 	extra := 0 // arguments appended (SCAN's MATCH)
 	size := 0
-	pats := patterns(cmd.Name, args)
-	if cmd.Name == "sort" || cmd.Name == "sort_ro" {
-		if pats != 0 && strings.Contains(prefix, "*") {
-			// Redis substitutes the first '*' of a BY or GET pattern: it would be the
-			// prefix's.
-			w.WriteReply(resp.Error("ERR", "SORT BY and GET patterns are not supported with a prefix holding '*'"))
-			return
-		}
+	if sub.Patterns == command.PatternSort && len(pats) > 0 && strings.Contains(prefix, "*") {
+		// Redis substitutes the first '*' of a BY or GET pattern: it would be the
+		// prefix's.
+		w.WriteReply(resp.Error("ERR", "SORT BY and GET patterns are not supported with a prefix holding '*'"))
+		return
 	}
 	for i, k := range keys {
 		if i > 0 && keys[i-1] == k {
@@ -251,18 +220,15 @@ func (r *Rewrite) namespace(ctx context.Context, w proxy.ReplyWriter, req *proxy
 		size += len(prefix) + len(args[k])
 	}
 	esc := prefix
-	switch cmd.Name {
-	case "keys", "scan":
+	if sub.Patterns == command.PatternGlob {
 		esc = escapeGlob(prefix)
-		if cmd.Name == "scan" && pats == 0 {
-			extra = 2
+		if sub.ReplyKeys == command.ReplyScan && len(pats) == 0 {
+			extra = 2 // SCAN without MATCH gets MATCH <prefix>*
 			size += len(esc) + 1
 		}
 	}
-	for i := 1; i < len(args); i++ {
-		if i < 64 && pats&(1<<i) != 0 {
-			size += len(esc) + len(args[i])
-		}
+	for _, i := range pats {
+		size += len(esc) + len(args[i])
 	}
 
 	a := arenaOf(req.Conn())
@@ -281,18 +247,16 @@ func (r *Rewrite) namespace(ctx context.Context, w proxy.ReplyWriter, req *proxy
 		}
 		put(k, prefix, args[k])
 	}
-	for i := 1; i < len(args); i++ {
-		if i < 64 && pats&(1<<i) != 0 {
-			put(i, esc, args[i])
-		}
+	for _, i := range pats {
+		put(i, esc, args[i])
 	}
 	if extra > 0 {
 		n[len(args)] = matchWord
 		put(len(args)+1, esc, star)
 	}
 	req.SetCommand(resp.Command{Args: n})
-	if kind := stripOf(cmd.Name); kind != stripNone {
-		w = &stripWriter{w: w, prefix: prefix, kind: kind}
+	if sub.ReplyKeys != command.ReplyNoKeys {
+		w = &stripWriter{w: w, prefix: prefix, kind: sub.ReplyKeys}
 	}
 	next.ServeRESP(ctx, w, req)
 }
@@ -301,48 +265,6 @@ var (
 	matchWord = []byte("MATCH")
 	star      = []byte("*")
 )
-
-// maxPatternArgs is the most arguments of a KEYS, SCAN or SORT that patterns looks at.
-const maxPatternArgs = 63
-
-// patterns returns, as a bit set of argument indexes, the patterns of KEYS, SCAN MATCH
-// and SORT BY/GET that get the prefix. Arguments past index 63 are not looked at: the
-// caller refuses such commands.
-func patterns(name string, args [][]byte) uint64 {
-	var set uint64
-	switch name {
-	case "keys":
-		if len(args) == 2 {
-			set |= 1 << 1
-		}
-	case "scan":
-		// As Redis's scanGenericCommand: options in pairs after the cursor.
-		for i := 2; i+1 < len(args) && i+1 < 64; i += 2 {
-			if bytes.EqualFold(args[i], []byte("match")) {
-				set |= 1 << (i + 1)
-			}
-		}
-	case "sort", "sort_ro":
-		// As Redis's sortCommandGeneric.
-		for i := 2; i < len(args) && i < 63; i++ {
-			switch {
-			case bytes.EqualFold(args[i], []byte("limit")):
-				i += 2
-			case bytes.EqualFold(args[i], []byte("store")):
-				i++
-			case bytes.EqualFold(args[i], []byte("by")) && i+1 < len(args):
-				set |= 1 << (i + 1)
-				i++
-			case bytes.EqualFold(args[i], []byte("get")) && i+1 < len(args):
-				if string(args[i+1]) != "#" {
-					set |= 1 << (i + 1)
-				}
-				i++
-			}
-		}
-	}
-	return set
-}
 
 // escapeGlob escapes the characters that Redis's glob matching (stringmatchlen) treats
 // specially, so that a prefix matches only itself.

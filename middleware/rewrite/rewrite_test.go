@@ -10,12 +10,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/internal/redistest"
 	"github.com/redchain/redchain/middleware/rewrite"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
-	"github.com/redchain/redchain/router"
 )
 
 func TestNewValidates(t *testing.T) {
@@ -108,9 +108,6 @@ func toAny(s []string) []any {
 	return out
 }
 
-// refusedInNamespace are the example commands a namespace refuses by default.
-var refusedInNamespace = map[string]bool{"migrate": true, "move": true}
-
 // TestNamespaceEveryCommand namespaces an example of every Redis 7 command with keys:
 // the key arguments, and only they, get the prefix.
 func TestNamespaceEveryCommand(t *testing.T) {
@@ -119,10 +116,10 @@ func TestNamespaceEveryCommand(t *testing.T) {
 	rw := newRewrite(t, rewrite.Config{Prefix: p})
 	n := 0
 	for _, inv := range examples(t) {
-		cmd, _ := router.Lookup([]byte(inv[0]))
+		cmd, _ := command.Lookup([]byte(inv[0]))
 		sub := cmd.Resolve(argsOf(inv))
 		reply, got := serve(rw, inv, resp.Value{})
-		if refusedInNamespace[sub.Name] || sub.Flags.Has(router.Admin) {
+		if sub.Scope == command.ScopeAll || cmd.Scope == command.ScopeAll || sub.Flags.Has(command.Admin) {
 			if !reply.IsError() || !strings.Contains(string(reply.Str), "not allowed in a key namespace") {
 				t.Errorf("%q: reply %v, want it refused", inv, reply)
 			}
@@ -134,7 +131,15 @@ func TestNamespaceEveryCommand(t *testing.T) {
 		for _, k := range keys {
 			want[k] = p + inv[k]
 		}
-		fixPatterns(sub.Name, inv, want, p)
+		for _, i := range sub.PatternArgs(argsOf(inv), nil) {
+			want[i] = p + inv[i]
+			if sub.Patterns == command.PatternGlob {
+				want[i] = strings.ReplaceAll(p, "*", "\\*") + inv[i]
+			}
+		}
+		if sub.Name == "scan" && len(sub.PatternArgs(argsOf(inv), nil)) == 0 {
+			want = append(want, "MATCH", p+"*")
+		}
 		if fwd := strs(got.Args); !slices.Equal(fwd, want) {
 			t.Errorf("%s: %q became %q, want %q", sub.Name, inv, fwd, want)
 		}
@@ -142,24 +147,8 @@ func TestNamespaceEveryCommand(t *testing.T) {
 			t.Errorf("%q: the rewritten command keeps a Raw encoding", inv)
 		}
 	}
-	if n < 150 {
-		t.Errorf("only %d commands namespaced", n)
-	}
-}
-
-// fixPatterns applies the pattern rules (KEYS, SCAN MATCH, SORT BY/GET) to want.
-func fixPatterns(name string, inv, want []string, p string) {
-	switch name {
-	case "sort", "sort_ro":
-		for i := 2; i+1 < len(inv); i++ {
-			switch strings.ToLower(inv[i]) {
-			case "by", "get":
-				if inv[i+1] != "#" {
-					want[i+1] = p + inv[i+1]
-				}
-				i++
-			}
-		}
+	if n < 300 {
+		t.Errorf("only %d invocations namespaced", n)
 	}
 }
 
@@ -181,7 +170,7 @@ func strs(b [][]byte) []string {
 
 func TestNamespaceRewrites(t *testing.T) {
 	t.Parallel()
-	rw := newRewrite(t, rewrite.Config{Prefix: "t[1]:", Allow: []string{"dbsize", "script|flush"}})
+	rw := newRewrite(t, rewrite.Config{Prefix: "t[1]:", Allow: []string{"dbsize", "script|flush", "eval"}})
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -205,7 +194,13 @@ func TestNamespaceRewrites(t *testing.T) {
 		{"SWAPDB", []string{"SWAPDB", "0", "1"}, "-ERR command 'swapdb' is not allowed in a key namespace"},
 		{"admin", []string{"CONFIG", "GET", "x"}, "-ERR command 'config get' is not allowed in a key namespace"},
 		{"SCRIPT KILL", []string{"SCRIPT", "KILL"}, "-ERR command 'script kill' is not allowed in a key namespace"},
-		{"SCAN with too many options", append([]string{"SCAN", "0"}, strings.Split(strings.Repeat("COUNT 1 ", 31)+"MATCH *", " ")...), "-ERR too many arguments for 'scan' in a key namespace"},
+		{"SCAN with many options", append([]string{"SCAN", "0"}, strings.Split(strings.Repeat("COUNT 1 ", 31)+"MATCH *", " ")...),
+			`"SCAN" "0" ` + strings.Repeat(`"COUNT" "1" `, 31) + `"MATCH" "t\\[1\\]:*"`},
+		{"scripts reach any key", []string{"FCALL", "f", "1", "a"}, "-ERR command 'fcall' is not allowed in a key namespace"},
+		{"SORT STORE twice", []string{"SORT", "l", "STORE", "by", "STORE", "victim"}, `"SORT" "t[1]:l" "STORE" "by" "STORE" "t[1]:victim"`},
+		{"GEORADIUS STORE twice", []string{"GEORADIUS", "g", "0", "0", "1", "m", "STORE", "x", "STORE", "victim"},
+			`"GEORADIUS" "t[1]:g" "0" "0" "1" "m" "STORE" "x" "STORE" "t[1]:victim"`},
+		{"MONITOR", []string{"MONITOR"}, "-ERR command 'monitor' is not allowed in a key namespace"},
 		{"unknown command", []string{"JSON.GET", "a"}, "-ERR command 'json.get' is not allowed in a key namespace"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

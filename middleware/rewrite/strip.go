@@ -3,42 +3,17 @@ package rewrite
 import (
 	"strings"
 
+	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/resp"
 )
-
-// stripKind says where the keys of a reply are.
-type stripKind uint8
-
-const (
-	stripNone   stripKind = iota
-	stripArray            // KEYS: an array of keys
-	stripScan             // SCAN: [cursor, [keys...]]
-	stripFirst            // BLPOP, LMPOP, BZPOPMIN, ...: [key, ...]
-	stripStream           // XREAD, XREADGROUP: [[key, entries], ...] (a map in RESP3)
-)
-
-// stripOf returns where the keys of name's reply are.
-func stripOf(name string) stripKind {
-	switch name {
-	case "keys":
-		return stripArray
-	case "scan":
-		return stripScan
-	case "blpop", "brpop", "bzpopmin", "bzpopmax", "lmpop", "blmpop", "zmpop", "bzmpop":
-		return stripFirst
-	case "xread", "xreadgroup":
-		return stripStream
-	}
-	return stripNone
-}
 
 // stripWriter takes the prefix off the keys of a reply before passing it on. It runs
 // on whatever goroutine writes the reply.
 type stripWriter struct {
 	w      proxy.ReplyWriter
 	prefix string
-	kind   stripKind
+	kind   command.ReplyShape
 }
 
 // WriteReply decodes v, strips the prefix from the keys it holds, and writes the result.
@@ -53,19 +28,19 @@ func (s *stripWriter) WriteReply(v resp.Value) bool {
 
 func (s *stripWriter) strip(v resp.Value) resp.Value {
 	switch s.kind {
-	case stripArray:
+	case command.ReplyKeyArray:
 		return s.each(v, 1)
-	case stripScan:
+	case command.ReplyScan:
 		if aggregate(v) && len(v.Elems) == 2 && aggregate(v.Elems[1]) {
 			v.Elems = clone(v.Elems)
 			v.Elems[1] = s.each(v.Elems[1], 1)
 		}
-	case stripFirst:
+	case command.ReplyFirstKey:
 		if aggregate(v) && len(v.Elems) > 0 {
 			v.Elems = clone(v.Elems)
 			v.Elems[0] = s.key(v.Elems[0])
 		}
-	case stripStream:
+	case command.ReplyStreams:
 		if v.Type == resp.TypeMap {
 			return s.each(v, 2) // RESP3: stream name, entries, ...
 		}

@@ -102,6 +102,10 @@ var (
 	Queued    = SimpleString("QUEUED")
 	NullBulk  = Value{Type: TypeBulkString, Null: true}
 	NullArray = Value{Type: TypeArray, Null: true}
+	// NoReply is the reply of a command Redis does not answer at all (REPLCONF ACK;
+	// every command while CLIENT REPLY is OFF): written as a command's reply, it
+	// completes the command and sends nothing. It is a raw value of no bytes.
+	NoReply = Value{Raw: []byte{}}
 )
 
 // SimpleString returns a simple string reply (+s).
@@ -156,6 +160,9 @@ func Raw(frame []byte) Value {
 	}
 	return Value{Type: Type(frame[0]), Raw: frame}
 }
+
+// IsNoReply reports whether v is [NoReply].
+func (v Value) IsNoReply() bool { return v.Raw != nil && len(v.Raw) == 0 }
 
 // IsError reports whether v is an error reply (simple or bulk error).
 func (v Value) IsError() bool { return v.Type == TypeError || v.Type == TypeBulkError }

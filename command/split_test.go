@@ -1,4 +1,4 @@
-package router_test
+package command
 
 import (
 	"fmt"
@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/redchain/redchain/proxy/resp"
-	"github.com/redchain/redchain/router"
 )
 
 // byFirstByte puts a key in the group of its first byte ('a', 'b', ...), on shard
@@ -23,8 +22,8 @@ func byFirstByte(key []byte) (int, int) {
 // clusterLocate places keys as a Redis Cluster of 3 primaries with even slot ranges does:
 // the group is the hash slot, the shard the primary that serves it.
 func clusterLocate(key []byte) (int, int) {
-	s := int(router.Slot(key))
-	return s, s * 3 / router.SlotCount
+	s := int(Slot(key))
+	return s, s * 3 / SlotCount
 }
 
 // ketamaLocate stands in for a shard set: the group is the server.
@@ -36,9 +35,13 @@ func ketamaLocate(key []byte) (int, int) {
 }
 
 // describe renders a plan: each part as "group/shard: args @pos".
-func describe(p *router.Plan) string {
+func describe(p *Plan) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s keys=%d shards=%d", p.Merge, p.Keys, p.Shards)
+	merge := p.Response.String()
+	if merge == "" {
+		merge = "default"
+	}
+	fmt.Fprintf(&b, "%s keys=%d shards=%d", merge, p.Keys, p.Shards)
 	for _, pt := range p.Parts {
 		fmt.Fprintf(&b, " | %d/%d: %s @%v", pt.Group, pt.Shard, strings.Join(strs(pt.Cmd.Args), " "), pt.Pos)
 	}
@@ -61,14 +64,14 @@ func TestSplit(t *testing.T) {
 		want string // "" for a command that is not split
 	}{
 		{"mget over groups", []string{"MGET", "a1", "b1", "a2", "c1", "b2"},
-			`keys keys=5 shards=3 | 97/1: MGET a1 a2 @[0 2] | 98/2: MGET b1 b2 @[1 4] | 99/0: MGET c1 @[3]`},
+			`default keys=5 shards=3 | 97/1: MGET a1 a2 @[0 2] | 98/2: MGET b1 b2 @[1 4] | 99/0: MGET c1 @[3]`},
 		{"mset keeps values with keys", []string{"mset", "a1", "x", "d1", "y", "a2", "z"},
-			`ok keys=3 shards=1 | 97/1: mset a1 x a2 z @[0 2] | 100/1: mset d1 y @[1]`},
+			`all_succeeded keys=3 shards=1 | 97/1: mset a1 x a2 z @[0 2] | 100/1: mset d1 y @[1]`},
 		{"del", []string{"DEL", "b", "a", "b"},
-			`sum keys=3 shards=2 | 98/2: DEL b b @[0 2] | 97/1: DEL a @[1]`},
-		{"unlink exists touch", []string{"Touch", "x"}, `sum keys=1 shards=1 | 120/0: Touch x @[0]`},
-		{"one group", []string{"EXISTS", "a1", "a2"}, `sum keys=2 shards=1 | 97/1: EXISTS a1 a2 @[0 1]`},
-		{"unlink", []string{"UNLINK", "a", "c"}, `sum keys=2 shards=2 | 97/1: UNLINK a @[0] | 99/0: UNLINK c @[1]`},
+			`agg_sum keys=3 shards=2 | 98/2: DEL b b @[0 2] | 97/1: DEL a @[1]`},
+		{"unlink exists touch", []string{"Touch", "x"}, `agg_sum keys=1 shards=1 | 120/0: Touch x @[0]`},
+		{"one group", []string{"EXISTS", "a1", "a2"}, `agg_sum keys=2 shards=1 | 97/1: EXISTS a1 a2 @[0 1]`},
+		{"unlink", []string{"UNLINK", "a", "c"}, `agg_sum keys=2 shards=2 | 97/1: UNLINK a @[0] | 99/0: UNLINK c @[1]`},
 		{"not splittable", []string{"MSETNX", "a", "1", "b", "2"}, ""},
 		{"single-key command", []string{"GET", "a"}, ""},
 		{"no keys", []string{"MGET"}, ""},
@@ -77,8 +80,8 @@ func TestSplit(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var p router.Plan
-			ok := router.Split(resp.NewCommand(tc.args...), byFirstByte, &p)
+			var p Plan
+			ok := Split(resp.NewCommand(tc.args...), byFirstByte, &p)
 			if tc.want == "" {
 				if ok || len(p.Parts) != 0 {
 					t.Fatalf("Split = %v, %s; want false and no parts", ok, describe(&p))
@@ -100,14 +103,14 @@ func TestSplit(t *testing.T) {
 // the next.
 func TestSplitManyGroups(t *testing.T) {
 	t.Parallel()
-	var p router.Plan
+	var p Plan
 	for _, n := range []int{200, 3, 1000, 20, 1} {
 		args := []string{"MSET"}
 		for i := range n {
 			args = append(args, fmt.Sprintf("key:%d", i), fmt.Sprintf("v%d", i))
 		}
 		cmd := resp.NewCommand(args...)
-		if !router.Split(cmd, clusterLocate, &p) {
+		if !Split(cmd, clusterLocate, &p) {
 			t.Fatalf("%d keys: not split", n)
 		}
 		if p.Keys != n {
@@ -157,13 +160,14 @@ func TestSplitAllocs(t *testing.T) {
 		name   string
 		locate func([]byte) (int, int)
 	}{{"ketama", ketamaLocate}, {"cluster", clusterLocate}} {
-		var p router.Plan
-		router.Split(cmd, tc.locate, &p)
-		if n := testing.AllocsPerRun(100, func() { router.Split(cmd, tc.locate, &p) }); n != 0 {
+		var p Plan
+		Split(cmd, tc.locate, &p)
+		if n := testing.AllocsPerRun(100, func() { Split(cmd, tc.locate, &p) }); n != 0 {
 			t.Errorf("%s: %v allocations per split, want 0", tc.name, n)
 		}
 	}
-	if n := testing.AllocsPerRun(100, func() { router.Splittable([]byte("MGET")) }); n != 0 {
+	args := [][]byte{[]byte("MGET"), []byte("a")}
+	if n := testing.AllocsPerRun(100, func() { Splittable(args) }); n != 0 {
 		t.Errorf("Splittable: %v allocations", n)
 	}
 }
@@ -186,27 +190,12 @@ func BenchmarkSplit(b *testing.B) {
 		locate func([]byte) (int, int)
 	}{{"MGET10/3shards", ketamaLocate}, {"MGET10/cluster", clusterLocate}} {
 		b.Run(bc.name, func(b *testing.B) {
-			var p router.Plan
+			var p Plan
 			b.ReportAllocs()
 			for b.Loop() {
-				router.Split(cmd, bc.locate, &p)
+				Split(cmd, bc.locate, &p)
 			}
 			b.ReportMetric(float64(len(p.Parts)), "parts")
 		})
 	}
-}
-
-func ExampleSplit() {
-	// Keys live in the group of their first letter, on shard group % 2.
-	locate := func(key []byte) (group, shard int) { return int(key[0]), int(key[0]) % 2 }
-	var p router.Plan // reused from command to command
-	router.Split(resp.NewCommand("MGET", "a1", "b1", "a2"), locate, &p)
-	for _, pt := range p.Parts {
-		fmt.Println(pt.Cmd, "to shard", pt.Shard, "keys at", pt.Pos)
-	}
-	fmt.Println(p.Merge, "merge,", p.Shards, "shards")
-	// Output:
-	// "MGET" "a1" "a2" to shard 1 keys at [0 2]
-	// "MGET" "b1" to shard 0 keys at [1]
-	// keys merge, 2 shards
 }

@@ -1,61 +1,20 @@
-package router
+package command
 
-import (
-	"github.com/redchain/redchain/proxy/resp"
-)
+import "github.com/redchain/redchain/proxy/resp"
 
-// Merge says how the replies to the parts of a split command make its reply.
-type Merge uint8
-
-// The commands Redis Cluster clients split by slot, by how their parts merge.
-const (
-	// MergeNone: the command cannot be split.
-	MergeNone Merge = iota
-	// MergeKeys (MGET): each part answers an array with one element per key of the
-	// part; the reply is one array with the elements back in the command's key order
-	// (Part.Pos says where each goes).
-	MergeKeys
-	// MergeOK (MSET): +OK when every part answers +OK, else the first error.
-	MergeOK
-	// MergeSum (DEL, UNLINK, EXISTS, TOUCH): the sum of the parts' integers.
-	MergeSum
-)
-
-// String returns the merge's name, for messages and tests.
-func (m Merge) String() string {
-	switch m {
-	case MergeKeys:
-		return "keys"
-	case MergeOK:
-		return "ok"
-	case MergeSum:
-		return "sum"
+// Splittable reports whether the command args (name first) may be split into one command
+// per group of its keys and the replies merged, as Redis Cluster clients split MGET,
+// MSET, DEL, UNLINK, EXISTS and TOUCH (the commands of request policy MultiShard), and
+// with what step its keys come (2 for MSET's keys and values). It does not allocate.
+func Splittable(args [][]byte) (c *Info, step int, ok bool) {
+	if len(args) == 0 {
+		return nil, 0, false
 	}
-	return "none"
-}
-
-// Splittable returns how a command called name (lower or upper case) is split and merged:
-// MergeNone for a command that cannot be split. It does not allocate.
-func Splittable(name []byte) Merge {
-	var buf [8]byte
-	if len(name) > len(buf) {
-		return MergeNone
+	c, ok = Lookup(args[0])
+	if !ok || c.Request != MultiShard || !c.fast.ok || c.fast.first != 1 || c.fast.last != -1 {
+		return nil, 0, false
 	}
-	for i, c := range name {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		buf[i] = c
-	}
-	switch string(buf[:len(name)]) {
-	case "mget":
-		return MergeKeys
-	case "mset":
-		return MergeOK
-	case "del", "unlink", "exists", "touch":
-		return MergeSum
-	}
-	return MergeNone
+	return c, c.fast.step, true
 }
 
 // Plan is a multi-key command split by group: one part per group its keys live in, in
@@ -63,8 +22,10 @@ func Splittable(name []byte) Merge {
 // reused from split to split, so that a steady stream of splits allocates nothing. The
 // zero Plan is ready to use. A Plan is not safe for concurrent use.
 type Plan struct {
-	// Merge is how the parts' replies merge.
-	Merge Merge
+	// Response is how the parts' replies merge: the command's response policy
+	// (ResponseDefault for MGET: each part's values go back to their keys' positions,
+	// see Part.Pos).
+	Response Response
 	// Parts are the commands to send, one per distinct group.
 	Parts []Part
 	// Keys is the number of keys of the command.
@@ -119,19 +80,15 @@ func Split(cmd resp.Command, locate func(key []byte) (group, shard int), p *Plan
 	if len(cmd.Args) == 0 {
 		return false
 	}
-	m := Splittable(cmd.Args[0])
-	step := 1
-	switch m {
-	case MergeNone:
+	c, step, ok := Splittable(cmd.Args)
+	if !ok {
 		return false
-	case MergeOK:
-		step = 2
 	}
 	nargs := len(cmd.Args) - 1
 	if nargs == 0 || nargs%step != 0 {
 		return false
 	}
-	p.Merge = m
+	p.Response = c.Response
 	p.Keys = nargs / step
 
 	// Find each key's part, making a part for each new group.
@@ -196,7 +153,7 @@ func (p *Plan) reset() {
 		clear(p.index)
 		p.indexed = false
 	}
-	p.Merge, p.Keys, p.Shards = MergeNone, 0, 0
+	p.Response, p.Keys, p.Shards = ResponseDefault, 0, 0
 }
 
 // find returns the part of group g, or -1.

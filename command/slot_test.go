@@ -1,9 +1,7 @@
-package router_test
+package command
 
 import (
 	"testing"
-
-	"github.com/redchain/redchain/router"
 )
 
 // The expected slots come from a real Redis Cluster's CLUSTER KEYSLOT.
@@ -25,7 +23,7 @@ func TestSlot(t *testing.T) {
 		{"{}x", 10595},
 		{"x{", 3596},
 	} {
-		if got := router.Slot([]byte(tc.key)); got != tc.slot {
+		if got := Slot([]byte(tc.key)); got != tc.slot {
 			t.Errorf("Slot(%q) = %d, want %d", tc.key, got, tc.slot)
 		}
 	}
@@ -34,6 +32,6 @@ func TestSlot(t *testing.T) {
 func BenchmarkSlot(b *testing.B) {
 	key := []byte("{user1000}.following")
 	for b.Loop() {
-		router.Slot(key)
+		Slot(key)
 	}
 }

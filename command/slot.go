@@ -1,4 +1,4 @@
-package router
+package command
 
 // SlotCount is the number of hash slots of a Redis Cluster.
 const SlotCount = 16384

@@ -1,0 +1,141 @@
+package command
+
+import (
+	"bytes"
+
+	"github.com/redchain/redchain/proxy/resp"
+)
+
+// Replies of the merges.
+var (
+	errUnexpected = resp.Error("ERR", "redchain: unexpected reply from a shard")
+	errDiffer     = resp.Error("ERR", "redchain: shards gave different replies")
+)
+
+// MergeReplies merges the replies of the shards a command was sent to, by the command's
+// response policy r, as Redis Cluster clients do (see [Response]); the replies may be
+// raw. For ResponseDefault the replies are arrays (or sets), concatenated (KEYS). An
+// error reply of a shard is the merged reply, except for OneSucceeded, where it is one
+// only if every shard answered an error; a reply of the wrong type is an error reply.
+// ResponseSpecial has no generic merge: it returns an error reply.
+func MergeReplies(r Response, parts []resp.Value) resp.Value {
+	switch r {
+	case OneSucceeded:
+		var first resp.Value
+		for i, v := range parts {
+			d, bad := decodeReply(v)
+			if bad.Type == 0 {
+				return d
+			}
+			if i == 0 {
+				first = bad
+			}
+		}
+		return first
+	case AllSucceeded:
+		var first resp.Value
+		for i, v := range parts {
+			d, bad := decodeReply(v)
+			if bad.Type != 0 {
+				return bad
+			}
+			if i == 0 {
+				first = d
+			} else if !sameReply(first, d) {
+				return errDiffer
+			}
+		}
+		return first
+	case AggLogicalAnd, AggLogicalOr, AggMin, AggMax, AggSum:
+		return aggregate(r, parts)
+	case ResponseDefault:
+		var out []resp.Value
+		for _, v := range parts {
+			d, bad := decodeReply(v)
+			if bad.Type != 0 {
+				return bad
+			}
+			if d.Type != resp.TypeArray && d.Type != resp.TypeSet {
+				return errUnexpected
+			}
+			out = append(out, d.Elems...)
+		}
+		return resp.Array(out...)
+	}
+	return errUnexpected
+}
+
+// aggregate combines integers, or arrays of integers element by element.
+func aggregate(r Response, parts []resp.Value) resp.Value {
+	var acc resp.Value
+	for i, v := range parts {
+		d, bad := decodeReply(v)
+		if bad.Type != 0 {
+			return bad
+		}
+		switch {
+		case d.Type == resp.TypeInteger && (i == 0 || acc.Type == resp.TypeInteger):
+			if i == 0 {
+				acc = d
+			} else {
+				acc.Int = combine(r, acc.Int, d.Int)
+			}
+		case d.Type == resp.TypeArray && (i == 0 || acc.Type == resp.TypeArray && len(acc.Elems) == len(d.Elems)):
+			if i == 0 {
+				acc = resp.Array(make([]resp.Value, len(d.Elems))...)
+			}
+			for j, e := range d.Elems {
+				if e.Type != resp.TypeInteger {
+					return errUnexpected
+				}
+				if i == 0 {
+					acc.Elems[j] = e
+				} else {
+					acc.Elems[j].Int = combine(r, acc.Elems[j].Int, e.Int)
+				}
+			}
+		default:
+			return errUnexpected
+		}
+	}
+	return acc
+}
+
+func combine(r Response, a, b int64) int64 {
+	switch r {
+	case AggLogicalAnd:
+		if a != 0 && b != 0 {
+			return 1
+		}
+		return 0
+	case AggLogicalOr:
+		if a != 0 || b != 0 {
+			return 1
+		}
+		return 0
+	case AggMin:
+		return min(a, b)
+	case AggMax:
+		return max(a, b)
+	}
+	return a + b
+}
+
+// decodeReply decodes a shard's reply. A reply that is an error, or that cannot be
+// decoded, comes back as bad, which is then the merged reply; else bad is the zero Value.
+func decodeReply(v resp.Value) (d, bad resp.Value) {
+	d, err := v.Decode()
+	switch {
+	case err != nil:
+		return d, errUnexpected
+	case d.IsError():
+		return d, d
+	}
+	return d, resp.Value{}
+}
+
+// sameReply reports whether two decoded replies are equal (AllSucceeded: OK and OK, or
+// the same digest from SCRIPT LOAD).
+func sameReply(a, b resp.Value) bool {
+	return bytes.Equal(a.AppendTo(nil), b.AppendTo(nil))
+}

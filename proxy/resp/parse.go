@@ -13,8 +13,11 @@ const (
 	DefaultMaxArgs = 1 << 20
 	// DefaultMaxInlineLen is Redis's PROTO_INLINE_MAX_SIZE: 64 KiB.
 	DefaultMaxInlineLen = 64 << 10
-	// DefaultMaxDepth bounds the nesting of replies.
-	DefaultMaxDepth = 64
+	// MaxDecodeDepth bounds the nesting of a reply that ParseValue and Value.Decode
+	// decode: a value is decoded by recursion. Delimiting and forwarding a reply
+	// (ReplyParser) knows no such bound; Redis has none either (a script may return
+	// thousands of nested tables).
+	MaxDecodeDepth = 1 << 16
 	// DefaultMaxElems bounds the elements of one aggregate reply.
 	DefaultMaxElems = 1 << 30
 )
@@ -28,7 +31,7 @@ type Limits struct {
 	MaxBulkLen   int64 // longest bulk string (DefaultMaxBulkLen)
 	MaxArgs      int   // most arguments of one command (DefaultMaxArgs)
 	MaxInlineLen int   // longest inline command or header line (DefaultMaxInlineLen)
-	MaxDepth     int   // deepest nesting of a reply (DefaultMaxDepth)
+	MaxDepth     int   // deepest nesting of a reply; 0: no limit, as in Redis
 	MaxElems     int64 // most elements of one aggregate reply (DefaultMaxElems)
 }
 
@@ -44,8 +47,8 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxInlineLen <= 0 {
 		l.MaxInlineLen = DefaultMaxInlineLen
 	}
-	if l.MaxDepth <= 0 {
-		l.MaxDepth = DefaultMaxDepth
+	if l.MaxDepth < 0 {
+		l.MaxDepth = 0
 	}
 	if l.MaxElems <= 0 {
 		l.MaxElems = DefaultMaxElems
@@ -80,6 +83,7 @@ const (
 	errBigLine        = "too big reply line"
 	errLineLF         = "unexpected LF in line"
 	errDepth          = "reply nested too deep"
+	errDecodeDepth    = "reply nested too deep to decode"
 	errInteger        = "invalid integer"
 	errBigNumber      = "invalid big number"
 	errDouble         = "invalid double"

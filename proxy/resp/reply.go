@@ -16,7 +16,12 @@ type ReplyParser struct {
 	active bool    // a reply is in progress
 	bulk   int     // payload length of the bulk whose header is parsed; -1 otherwise
 	stack  []int64 // elements still to come in each open aggregate, innermost last
+	depth  int     // the deepest nesting of the last reply delimited
 }
+
+// keepStack is how many levels of nesting a ReplyParser keeps room for between replies:
+// the room a rare deep reply needed is given back.
+const keepStack = 256
 
 // Next looks for one complete reply at the start of buf and returns its length n > 0, so
 // that buf[:n] is one frame (see [Raw]). When buf holds only part of a reply it returns
@@ -31,7 +36,7 @@ func (p *ReplyParser) Next(buf []byte) (n int, err error) {
 		if len(buf) == 0 {
 			return 0, nil
 		}
-		p.active, p.bulk, p.stack = true, -1, p.stack[:0]
+		p.active, p.bulk, p.stack, p.depth = true, -1, p.stack[:0], 0
 		p.c.next(0)
 	}
 	lim := p.Limits.withDefaults()
@@ -69,10 +74,13 @@ func (p *ReplyParser) Next(buf []byte) (n int, err error) {
 			}
 			p.c.next(cr + 2)
 			if t.aggregate() && count > 0 {
-				if len(p.stack) >= lim.MaxDepth {
+				if lim.MaxDepth > 0 && len(p.stack) >= lim.MaxDepth {
 					return p.fail(errDepth)
 				}
+				// Each level takes at least 4 bytes of input ("*1\r\n"): the stack is
+				// bounded by the reply's size.
 				p.stack = append(p.stack, count)
+				p.depth = max(p.depth, len(p.stack))
 				continue
 			}
 			if t.bulk() && count >= 0 {
@@ -110,7 +118,10 @@ func (p *ReplyParser) fail(msg string) (int, error) {
 // Reset forgets any partial reply.
 func (p *ReplyParser) Reset() {
 	p.active = false
-	p.stack = p.stack[:0] // kept: it holds at most MaxDepth counts
+	p.stack = p.stack[:0]
+	if cap(p.stack) > keepStack {
+		p.stack = nil
+	}
 }
 
 // known reports whether t is a type a reply may start with.
@@ -227,6 +238,9 @@ func ParseValue(buf []byte, lim Limits) (v Value, n int, err error) {
 	n, err = rp.Next(buf)
 	if n == 0 {
 		return Value{}, 0, err
+	}
+	if rp.depth > MaxDecodeDepth {
+		return Value{}, 0, protoErr(errDecodeDepth)
 	}
 	v, _ = decode(buf[:n], 0, lim)
 	return v, n, nil

@@ -66,7 +66,6 @@ func TestReplyParserValid(t *testing.T) {
 
 func TestReplyParserErrors(t *testing.T) {
 	t.Parallel()
-	deep := strings.Repeat("*1\r\n", DefaultMaxDepth+1) + ":1\r\n"
 	tests := []struct {
 		name string
 		lim  Limits
@@ -90,7 +89,6 @@ func TestReplyParserErrors(t *testing.T) {
 		{"huge map", Limits{MaxElems: 1 << 62}, "%4611686018427387904\r\n", "invalid multibulk length"},
 		{"max int64 array", Limits{}, "*9223372036854775807\r\n", "invalid multibulk length"},
 		{"non-number count", Limits{}, "*x\r\n", "invalid multibulk length"},
-		{"too deep", Limits{}, deep, "reply nested too deep"},
 		{"too deep for limit", Limits{MaxDepth: 2}, "*1\r\n%1\r\n>1\r\n:1\r\n", "reply nested too deep"},
 		{"attribute too deep", Limits{MaxDepth: 2}, "|0\r\n|0\r\n|0\r\n:1\r\n", "reply nested too deep"},
 		{"bad integer", Limits{}, ":abc\r\n", "invalid integer"},
@@ -215,7 +213,7 @@ func TestReplyParserLinear(t *testing.T) {
 		return b
 	}
 	big := "$" + strconv.Itoa(32<<20) + "\r\n" + strings.Repeat("v", 32<<20) + "\r\n"
-	deep := strings.Repeat("*1\r\n", DefaultMaxDepth) + ":1\r\n"
+	deep := strings.Repeat("*1\r\n", 8000) + ":1\r\n"
 	tests := []struct {
 		name    string
 		in      []byte
@@ -414,6 +412,47 @@ func TestParseInt(t *testing.T) {
 	for _, tt := range tests {
 		if got, ok := parseInt([]byte(tt.in)); got != tt.want || ok != tt.ok {
 			t.Errorf("parseInt(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// TestDeepReplies checks that replies nested as deep as Redis makes them (a script
+// returning a table that contains itself: about 8,000 levels) are delimited and decoded,
+// that a parser gives back the room a deep reply took, and that decoding, which
+// recurses, refuses what is deeper than MaxDecodeDepth instead of exhausting the stack.
+func TestDeepReplies(t *testing.T) {
+	t.Parallel()
+	for _, depth := range []int{64, 8000, 100000} {
+		in := []byte(strings.Repeat("*1\r\n", depth) + ":1\r\n" + "+next\r\n")
+		var p ReplyParser
+		n, err := p.Next(in)
+		if err != nil || n != len(in)-len("+next\r\n") {
+			t.Fatalf("depth %d: Next = %d, %v", depth, n, err)
+		}
+		if cap(p.stack) > keepStack {
+			t.Errorf("depth %d: the parser keeps room for %d levels", depth, cap(p.stack))
+		}
+		if m, err := p.Next(in[n:]); err != nil || m != len("+next\r\n") {
+			t.Errorf("depth %d: the next reply: %d, %v", depth, m, err)
+		}
+		v, _, err := ParseValue(in, Limits{})
+		if depth > MaxDecodeDepth {
+			if err == nil {
+				t.Errorf("depth %d: decoded", depth)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("depth %d: ParseValue: %v", depth, err)
+		}
+		for range depth {
+			if len(v.Elems) != 1 {
+				t.Fatalf("depth %d: decoded %v", depth, v)
+			}
+			v = v.Elems[0]
+		}
+		if v.Type != TypeInteger || v.Int != 1 {
+			t.Fatalf("depth %d: innermost %v", depth, v)
 		}
 	}
 }

@@ -184,7 +184,11 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		return
 	}
 	if c == nil {
-		if s.f.ded != nil && !command.ServerLacks(args[0]) && isUnknownCommand(refusal) {
+		if command.ServerLacks(args[0]) {
+			w.WriteReply(command.UnknownCommand(args)) // rather than the model's arity error
+			return
+		}
+		if s.f.ded != nil && isUnknownCommand(refusal) {
 			// Not known to the model, nor to be unknown to the server (a module's
 			// command, a newer Redis's): on a connection of the client's own.
 			s.route(ctx, w, req, nil, command.Unclassified)

@@ -34,6 +34,7 @@ func TestCluster(t *testing.T) {
 	t.Run("Keyless", func(t *testing.T) { testKeyless(t, c) })
 	t.Run("Moved", func(t *testing.T) { testMoved(t, c) })
 	t.Run("Ask", func(t *testing.T) { testAsk(t, c) })
+	t.Run("ScriptRedirects", func(t *testing.T) { testScriptRedirects(t, c) })
 	t.Run("ReadFromReplica", func(t *testing.T) { testReadFromReplica(t, c) })
 	t.Run("CloseInFlight", func(t *testing.T) { testCloseInFlight(t, c) })
 	t.Run("EndToEnd", func(t *testing.T) { testEndToEnd(t, c) })
@@ -507,4 +508,32 @@ func forward(t *testing.T, addr, to string) {
 			wg.Go(func() { pipe(out, in) })
 		}
 	})
+}
+
+// testScriptRedirects has scripts return error replies that look like the cluster's
+// redirections, for the slot of their key, naming the node itself or another primary:
+// the backend must pass each to its caller, having run the script once.
+func testScriptRedirects(t *testing.T, c *redistest.Cluster) {
+	b := newBackend(t, cluster.Config{Seeds: c.Seeds()[:1]})
+	const key = "{script}redirect"
+	slot := int(command.Slot([]byte(key)))
+	self := c.PrimaryOf(slot).Addr()
+	other := otherPrimary(t, c, slot).Addr()
+	for i, fake := range []string{
+		fmt.Sprintf("MOVED %d %s", slot, self),
+		fmt.Sprintf("MOVED %d %s", slot, other),
+		fmt.Sprintf("ASK %d %s", slot, other),
+		"TRYAGAIN Multiple keys request during rehashing of slot",
+		fmt.Sprintf("MOVED %d %s", (slot+1)%command.SlotCount, other),
+	} {
+		ctr := fmt.Sprintf("%s:%d", key, i)
+		script := "redis.call('incr', KEYS[1]) return redis.error_reply('" + fake + "')"
+		r, err := do(t, b, "EVAL", script, "2", ctr, key)
+		if err != nil || r != "-"+fake+"\r\n" {
+			t.Errorf("script returning %q: %q, %v", fake, r, err)
+		}
+		if got := mustDo(t, b, "GET", ctr); got != "$1\r\n1\r\n" {
+			t.Errorf("script returning %q ran %q times", fake, got)
+		}
+	}
 }

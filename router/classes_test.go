@@ -1,0 +1,95 @@
+package router_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/redchain/redchain/backend/redis"
+	"github.com/redchain/redchain/proxy/proxytest"
+	"github.com/redchain/redchain/router"
+)
+
+// learnFrom teaches the command model the commands of the server at addr (router.Learn).
+func learnFrom(t *testing.T, addr string) {
+	t.Helper()
+	b, err := redis.New(redis.Config{Addr: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := router.Learn(testCtx(t), b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSameAsRedis sends sequences of commands to a real redis-server and through the
+// proxy in front of another, and compares the replies: arity errors, unknown commands
+// and subcommands, transactions with commands the proxy answers or refuses. Where the
+// proxy must answer otherwise (its own client ID), the case says what it answers.
+func TestSameAsRedis(t *testing.T) {
+	st := newStack(t, nil)
+	// The server's commands, so that one the model knows and the server does not (a
+	// newer Redis's) gets the server's unknown-command error.
+	learnFrom(t, st.redis.Addr())
+	for _, tc := range []struct {
+		name string
+		cmds [][]string
+		// proxy, when not nil, is what the proxy answers instead of Redis's reply, by
+		// command index; "*" keeps Redis's.
+		proxy []string
+	}{
+		{"blocking commands with a wrong number of arguments", [][]string{
+			{"BZMPOP"}, {"BZMPOP", "0"}, {"BLMPOP", "0", "1"}, {"WAIT", "1"}, {"BLPOP", "k"},
+			{"WAITAOF", "0", "0"}, {"XREAD", "BLOCK"}, {"BRPOPLPUSH", "a", "b"},
+		}, nil},
+		{"blocking commands with bad arguments", [][]string{
+			{"BLPOP", "k", "x"}, {"BLPOP", "k", "-1"}, {"BZMPOP", "0", "x", "k", "MIN"},
+			{"XREAD", "BLOCK", "x", "STREAMS", "s", "$"}, {"WAIT", "x", "0"},
+		}, nil},
+		{"unknown commands and subcommands", [][]string{
+			{"NOSUCH", "a", "b"}, {"CLIENT", "NOSUCH"}, {"CLIENT"}, {"OBJECT", "nope", "k"},
+			{"GET"}, {"SET", "k"}, {"CONFIG"},
+		}, nil},
+		{"a refused command fails the transaction", [][]string{
+			{"MULTI"}, {"SET", "tx:r", "1"}, {"SHUTDOWN"}, {"EXEC"}, {"GET", "tx:r"},
+		}, []string{"*", "*", "-ERR command 'shutdown' is not allowed through the proxy\r\n", "*", "*"}},
+		{"a wrong number of arguments fails the transaction", [][]string{
+			{"MULTI"}, {"SET", "tx:a", "1"}, {"GET"}, {"EXEC"}, {"GET", "tx:a"},
+		}, nil},
+		{"an unknown command fails the transaction", [][]string{
+			{"MULTI"}, {"SET", "tx:u", "1"}, {"NOSUCH"}, {"EXEC"}, {"GET", "tx:u"},
+		}, nil},
+		{"the proxy's own commands in a transaction", [][]string{
+			{"MULTI"}, {"SET", "tx:l", "1"}, {"CLIENT", "SETNAME", "n1"}, {"ECHO", "e"},
+			{"CLIENT", "GETNAME"}, {"INCR", "tx:l"}, {"EXEC"}, {"CLIENT", "GETNAME"},
+		}, nil},
+		{"REPLCONF", [][]string{
+			{"REPLCONF", "listening-port", "1"}, {"REPLCONF", "ACK", "0"}, {"REPLCONF", "nope", "1"},
+			{"REPLCONF", "x"}, {"PING"},
+		}, nil},
+		{"HELLO", [][]string{
+			{"HELLO", "4"}, {"HELLO", "x"}, {"HELLO", "2", "SETNAME", "a b"}, {"HELLO", "2", "NOPE"},
+		}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			direct := proxytest.Dial(t, st.redis.Addr())
+			prox := proxytest.Dial(t, st.proxy.Addr())
+			for i, cmd := range tc.cmds {
+				// REPLCONF ACK has no reply: the next command's reply is read instead.
+				noReply := strings.EqualFold(cmd[0], "replconf") && len(cmd) > 1 && strings.EqualFold(cmd[1], "ack")
+				if noReply {
+					direct.Send(cmd)
+					prox.Send(cmd)
+					continue
+				}
+				want := reply(direct.Do(cmd...))
+				if tc.proxy != nil && tc.proxy[i] != "*" {
+					want = tc.proxy[i]
+				}
+				if got := reply(prox.Do(cmd...)); got != want {
+					t.Errorf("%q: proxy %q, redis %q", cmd, got, want)
+				}
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/redchain/redchain/backend/redis"
 	"github.com/redchain/redchain/proxy"
+	"github.com/redchain/redchain/router"
 )
 
 // Run is a command's run function: it parses args, serves until ctx ends, logs to logOut,
@@ -50,11 +52,15 @@ type Flags struct {
 	EventLoops       int    // -event-loops: event loops; 0 is one per CPU (GOMAXPROCS)
 	MetricsAddr      string // -metrics-addr: serve Prometheus metrics at /metrics; empty: off
 	PprofAddr        string // -pprof-addr: serve net/http/pprof at /debug/pprof/; empty: off
+	// NoLearn (-learn=false) skips asking the upstream for its commands at start (see
+	// router.Learn): commands the command model does not know then run on a server
+	// connection of their client's own.
+	NoLearn bool
 }
 
 // Register defines -listen (127.0.0.1:6380), -upstream (empty), -upstream-password
-// (empty), -log-level (info), -event-loops (0), -metrics-addr (empty) and -pprof-addr
-// (empty) on fs, storing into f.
+// (empty), -log-level (info), -event-loops (0), -metrics-addr (empty), -pprof-addr
+// (empty) and -learn (true) on fs, storing into f.
 func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Listen, "listen", "127.0.0.1:6380", "address to accept Redis clients on")
 	fs.StringVar(&f.Upstream, "upstream", "", "Redis server host:port (empty: start an embedded one)")
@@ -63,7 +69,15 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.IntVar(&f.EventLoops, "event-loops", 0, "event loops (0: one per CPU, GOMAXPROCS)")
 	fs.StringVar(&f.MetricsAddr, "metrics-addr", "", "address to serve Prometheus metrics on, at /metrics (empty: off)")
 	fs.StringVar(&f.PprofAddr, "pprof-addr", "", "address to serve net/http/pprof on, at /debug/pprof/ (empty: off)")
+	fs.BoolFunc("learn", "learn the upstream's commands at start, modules' included (default true; -learn=false to skip)", func(s string) error {
+		v, err := strconv.ParseBool(s)
+		f.NoLearn = !v
+		return err
+	})
 }
+
+// learnTimeout bounds how long Start waits for the upstream's list of commands.
+const learnTimeout = 5 * time.Second
 
 // App is what Start set up for a command: its logger and its backend.
 type App struct {
@@ -78,8 +92,10 @@ type App struct {
 }
 
 // Start makes a logger writing to logOut, starts an embedded miniredis on a free loopback
-// port when f.Upstream is empty (and logs that it does), and connects a backend to the
-// upstream. Call Close when done, also when Serve is never called.
+// port when f.Upstream is empty (and logs that it does), connects a backend to the
+// upstream, and, unless f.NoLearn, teaches the command model the upstream's commands
+// (router.Learn, bounded by a few seconds; a failure is logged). Call Close when done,
+// also when Serve is never called.
 func Start(f Flags, logOut io.Writer) (*App, error) {
 	a := &App{
 		Log:   hclog.New(&hclog.LoggerOptions{Name: "redchain", Level: hclog.LevelFromString(f.LogLevel), Output: logOut}),
@@ -99,6 +115,16 @@ func Start(f Flags, logOut io.Writer) (*App, error) {
 		return nil, err
 	}
 	a.Backend = b
+	if !f.NoLearn && a.mini == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), learnTimeout)
+		n, err := router.Learn(ctx, b)
+		cancel()
+		if err != nil {
+			a.Log.Warn("could not learn the upstream's commands; the commands the proxy does not know run on connections of their clients' own", "error", err)
+		} else {
+			a.Log.Info("learned the upstream's commands", "new", n)
+		}
+	}
 	if err := a.startHTTP(); err != nil {
 		a.Close()
 		return nil, err

@@ -18,7 +18,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"time"
 
 	"github.com/alicebob/miniredis/v2"
 
@@ -35,15 +34,10 @@ func main() { cli.Main("shardproxy", run) }
 // embeddedShards is how many embedded Redis servers run without -shards.
 const embeddedShards = 3
 
-// learnTimeout bounds how long the proxy waits, at start, for the first server's list of
-// commands.
-const learnTimeout = 5 * time.Second
-
 // options are the command's own flags.
 type options struct {
 	servers   []shard.Server // none: embedded servers
 	maxShards int
-	learn     bool
 }
 
 // parse reads the command line into the common flags and the command's own.
@@ -54,7 +48,6 @@ func parse(args []string, logOut io.Writer) (cli.Flags, options, error) {
 	common.Register(fs)
 	shards := fs.String("shards", "", "comma-separated Redis servers, host:port or name=host:port (twemproxy's server names); empty: three embedded ones")
 	maxShards := fs.Int("max-shards", 0, "most servers one command may touch at once (0: no cap)")
-	learn := fs.Bool("learn", true, "learn the commands the router does not know (modules) from the first server at start")
 	if err := fs.Parse(args); err != nil {
 		return common, options{}, err
 	}
@@ -75,7 +68,7 @@ func parse(args []string, logOut io.Writer) (cli.Flags, options, error) {
 	if *maxShards < 0 {
 		return common, o, errors.New("-max-shards: want 0 (no cap) or more")
 	}
-	o.maxShards, o.learn = *maxShards, *learn
+	o.maxShards = *maxShards
 	return common, o, nil
 }
 
@@ -99,8 +92,9 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(net.Ad
 	}
 	// cli.Start connects a backend/redis to -upstream, or starts an embedded Redis
 	// without one; a shard set needs neither. Give it the first server, so that it
-	// starts nothing: its backend, a plain connection to that server, only feeds the
-	// -metrics-addr backend gauges.
+	// starts nothing: its backend, a plain connection to that server, feeds the
+	// -metrics-addr backend gauges, and the command model learns the server's commands
+	// from it (-learn).
 	common.Upstream = o.servers[0].Addr
 	app, err := cli.Start(common, logOut)
 	if err != nil {
@@ -124,17 +118,6 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(net.Ad
 		addrs[i] = s.Addr
 	}
 	app.Log.Info("shard proxy", "servers", strings.Join(addrs, ","), "shards", b.Shards(), "max_shards", o.maxShards)
-
-	if o.learn && !embedded {
-		lctx, cancel := context.WithTimeout(ctx, learnTimeout)
-		n, err := router.Learn(lctx, b) // COMMAND, keyless: the first server answers
-		cancel()
-		if err != nil {
-			app.Log.Warn("could not learn the servers' commands; commands the router does not know are refused", "error", err)
-		} else {
-			app.Log.Info("learned commands", "new", n)
-		}
-	}
 
 	fo, err := fanout.New(b, fanout.Config{MaxShards: o.maxShards})
 	if err != nil {

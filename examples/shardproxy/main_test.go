@@ -91,7 +91,7 @@ func TestShards(t *testing.T) {
 		if n, err := p.Del(ctx, ks...).Result(); err != nil || n != 300 {
 			t.Errorf("DEL = %d, %v", n, err)
 		}
-		if !strings.Contains(logs.String(), "learned commands") {
+		if !strings.Contains(logs.String(), "learned the upstream's commands") {
 			t.Errorf("the log does not say what was learned:\n%s", logs)
 		}
 	})
@@ -129,7 +129,7 @@ func TestFlags(t *testing.T) {
 	}
 	_, o, err := parse([]string{"-shards", " a=h:1 , h:2 ,", "-max-shards", "4"}, io.Discard)
 	if err != nil || len(o.servers) != 2 || o.servers[0].Name != "a" || o.servers[0].Addr != "h:1" ||
-		o.servers[1].Name != "" || o.servers[1].Addr != "h:2" || o.maxShards != 4 || !o.learn {
+		o.servers[1].Name != "" || o.servers[1].Addr != "h:2" || o.maxShards != 4 {
 		t.Errorf("parse: %+v, %v", o, err)
 	}
 }

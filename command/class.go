@@ -72,8 +72,10 @@ const (
 	EffectNone Effect = iota
 	// EffectMulti opens a transaction (MULTI).
 	EffectMulti
-	// EffectExec ends it (EXEC, DISCARD), and the WATCHes with it.
+	// EffectExec runs it (EXEC) and EffectDiscard drops it (DISCARD); both end the
+	// WATCHes.
 	EffectExec
+	EffectDiscard
 	// EffectWatch watches keys (WATCH); EffectUnwatch forgets them (UNWATCH).
 	EffectWatch
 	EffectUnwatch
@@ -92,7 +94,7 @@ const (
 	EffectSession
 )
 
-var effectNames = [...]string{"", "multi", "exec", "watch", "unwatch", "select", "subscribe", "unsubscribe", "block", "session"}
+var effectNames = [...]string{"", "multi", "exec", "discard", "watch", "unwatch", "select", "subscribe", "unsubscribe", "block", "session"}
 
 // String returns the effect's name ("" for EffectNone).
 func (e Effect) String() string {
@@ -145,6 +147,17 @@ const (
 	ReplyStreams
 )
 
+// ChannelKind is the kind of channels a (un)subscribe command names.
+type ChannelKind uint8
+
+// The kinds of channels.
+const (
+	NoChannels    ChannelKind = iota
+	Channels                  // SUBSCRIBE, UNSUBSCRIBE
+	Patterns                  // PSUBSCRIBE, PUNSUBSCRIBE
+	ShardChannels             // SSUBSCRIBE, SUNSUBSCRIBE
+)
+
 // timeoutArg says where a blocking command's timeout is.
 type timeoutArg struct {
 	pos     int8 // the index; -1: the last argument; 0: after the keyword BLOCK
@@ -161,7 +174,9 @@ type rule struct {
 	patterns   PatternKind
 	reply      ReplyShape
 	timeout    timeoutArg
+	channels   ChannelKind
 	subscribed bool // allowed while a RESP2 client is subscribed
+	immediate  bool // run at once inside a transaction, not queued
 }
 
 var (
@@ -171,24 +186,26 @@ var (
 
 // rules are the commands whose routing their flags do not tell, each with its reason.
 var rules = map[string]rule{
-	// Transactions, WATCH and SELECT: state of the connection.
-	"multi":   {class: Dedicated, effect: EffectMulti},
-	"exec":    {class: Dedicated, effect: EffectExec},
-	"discard": {class: Dedicated, effect: EffectExec},
-	"watch":   {class: Dedicated, effect: EffectWatch},
+	// Transactions, WATCH and SELECT: state of the connection. Inside a transaction,
+	// Redis runs MULTI, EXEC, DISCARD, WATCH, QUIT and RESET at once, and queues the
+	// others.
+	"multi":   {class: Dedicated, effect: EffectMulti, immediate: true},
+	"exec":    {class: Dedicated, effect: EffectExec, immediate: true},
+	"discard": {class: Dedicated, effect: EffectDiscard, immediate: true},
+	"watch":   {class: Dedicated, effect: EffectWatch, immediate: true},
 	"unwatch": {class: Dedicated, effect: EffectUnwatch},
 	"select":  {class: Dedicated, effect: EffectSelect, scope: ScopeAll},
 
 	// Subscriptions: the server sends messages at any time.
-	"subscribe":    {class: Dedicated, effect: EffectSubscribe, subscribed: true},
-	"psubscribe":   {class: Dedicated, effect: EffectSubscribe, subscribed: true},
-	"ssubscribe":   {class: Dedicated, effect: EffectSubscribe, subscribed: true},
-	"unsubscribe":  {class: Dedicated, effect: EffectUnsubscribe, subscribed: true},
-	"punsubscribe": {class: Dedicated, effect: EffectUnsubscribe, subscribed: true},
-	"sunsubscribe": {class: Dedicated, effect: EffectUnsubscribe, subscribed: true},
+	"subscribe":    {class: Dedicated, effect: EffectSubscribe, channels: Channels, subscribed: true},
+	"psubscribe":   {class: Dedicated, effect: EffectSubscribe, channels: Patterns, subscribed: true},
+	"ssubscribe":   {class: Dedicated, effect: EffectSubscribe, channels: ShardChannels, subscribed: true},
+	"unsubscribe":  {class: Dedicated, effect: EffectUnsubscribe, channels: Channels, subscribed: true},
+	"punsubscribe": {class: Dedicated, effect: EffectUnsubscribe, channels: Patterns, subscribed: true},
+	"sunsubscribe": {class: Dedicated, effect: EffectUnsubscribe, channels: ShardChannels, subscribed: true},
 	"ping":         {class: Shared, subscribed: true}, // not every shard: one answer is enough
-	"quit":         {class: Local, subscribed: true},
-	"reset":        {class: Local, subscribed: true},
+	"quit":         {class: Local, subscribed: true, immediate: true},
+	"reset":        {class: Local, subscribed: true, immediate: true},
 
 	// Blocking commands: the connection waits for an event. (The Blocking flag says so
 	// too; the timeouts are here.)
@@ -346,8 +363,8 @@ func classify(c *Info, learned bool) {
 		r.scope = ScopeAll
 	}
 	c.Class, c.Effect, c.Scope, c.Patterns, c.ReplyKeys = r.class, r.effect, r.scope, r.patterns, r.reply
-	c.timeout = r.timeout
-	c.subscribed = r.subscribed
+	c.timeout, c.Channels = r.timeout, r.channels
+	c.subscribed, c.immediate = r.subscribed, r.immediate
 }
 
 // dataCommand reports whether a learned command c is a plain data command: it reads
@@ -414,6 +431,10 @@ func Shareable(args [][]byte) bool {
 	}
 	return false
 }
+
+// Queued reports whether Redis queues c when its client is in a transaction: every
+// command but MULTI, EXEC, DISCARD, WATCH, QUIT and RESET, which run at once.
+func (c *Info) Queued() bool { return !c.immediate }
 
 // AllowedSubscribed reports whether a RESP2 client may send c while subscribed:
 // (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING, QUIT and RESET, as Redis allows.

@@ -42,12 +42,16 @@ type Info struct {
 	Patterns PatternKind
 	// ReplyKeys says where the command's reply names keys, if it does.
 	ReplyKeys ReplyShape
+	// Channels is the kind of channels a command of EffectSubscribe or
+	// EffectUnsubscribe (un)subscribes.
+	Channels ChannelKind
 
 	specs      []keySpec
 	subs       []Info
 	proc       proc
 	timeout    timeoutArg // where a blocking command's timeout is
 	subscribed bool       // allowed while a RESP2 client is subscribed
+	immediate  bool       // run at once inside a transaction, not queued
 	fast       fastKeys   // the key positions of a command with one simple key spec
 }
 

@@ -43,11 +43,11 @@ func (s *session) queue(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 	}
 	class := c.ClassOf(args)
 	switch {
-	case c.Name == "reset" || c.Name == "quit":
-		// Not queued by Redis: RESET ends the transaction at once.
+	case class == command.Local && !c.Queued():
+		// RESET ends the transaction at once.
 		w.WriteReply(s.local(c, args))
 		return
-	case class == command.Local && c.Name != "hello":
+	case class == command.Local && c.Effect == command.EffectNone && c.Name != "hello":
 		s.tx = append(s.tx, queuedLocal{index: s.txLen, c: c, args: cloneArgs(args)})
 		s.txLen++
 		w.WriteReply(resp.Queued)
@@ -61,16 +61,15 @@ func (s *session) queue(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		s.fail(ctx, w, req, resp.Error("ERR", "redchain: "+displayName(c)+" inside MULTI is not supported"))
 		return
 	}
-	switch c.Effect {
-	case command.EffectExec:
-		if c.Name == "exec" && len(s.tx) > 0 {
-			s.exec(ctx, w, req, c)
-			return
-		}
+	switch {
+	case c.Effect == command.EffectExec && len(s.tx) > 0:
+		s.exec(ctx, w, req, c)
+		return
+	case c.Effect == command.EffectDiscard:
 		s.tx = nil
-	case command.EffectMulti, command.EffectWatch:
-		// Not queued: the server answers them at once (with an error).
-	case command.EffectSelect, command.EffectSession:
+	case !c.Queued():
+		// MULTI, WATCH: the server answers them at once (with an error).
+	case c.Effect == command.EffectSelect, c.Effect == command.EffectSession:
 		s.untracked = true // applied at EXEC, where the session cannot follow it
 		s.txLen++
 	default:

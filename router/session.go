@@ -364,7 +364,7 @@ func (s *session) lane(c *command.Info, class command.Class, args [][]byte) (ln 
 		return laneDC, nil, 0, v
 	}
 	switch c.Effect {
-	case command.EffectExec:
+	case command.EffectExec, command.EffectDiscard:
 		if !s.multi && s.dc == nil {
 			return laneLocal, nil, 0, resp.Error("ERR", displayName(c)+" without MULTI")
 		}
@@ -409,7 +409,7 @@ func (s *session) enter(c *command.Info, args [][]byte) (refused func()) {
 		if !s.multi {
 			s.multi, s.tx, s.txLen = true, nil, 0
 		}
-	case command.EffectExec:
+	case command.EffectExec, command.EffectDiscard:
 		s.multi, s.watch = false, false
 	case command.EffectWatch:
 		if !s.multi {

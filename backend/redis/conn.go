@@ -123,7 +123,7 @@ func (c *conn) sendEntry(cmd resp.Command, done callback, timeout time.Duration,
 	}
 	if d := c.ded; d != nil {
 		e := entry{timeout: timeout}
-		if kind, unsub, ok := subCommand(cmd.Args[0]); ok {
+		if kind, unsub, ok := subCommand(cmd.Args); ok {
 			e.frames = d.expect(kind, unsub, cmd.Args[1:])
 		}
 		d.meta = append(d.meta, e)

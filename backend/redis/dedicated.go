@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redchain/redchain/backend"
+	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/proxy/resp"
 )
 
@@ -50,25 +51,21 @@ const (
 	subShard
 )
 
-// subCommand reports whether name is a (un)subscribe command, and which.
-func subCommand(name []byte) (kind int, unsub, ok bool) {
-	n := len(name)
-	if n < len("subscribe") || !bytes.EqualFold(name[n-len("subscribe"):], []byte("subscribe")) {
+// subCommand reports whether args (name first) (un)subscribes, and from which kind of
+// channels, as the command model says.
+func subCommand(args [][]byte) (kind int, unsub, ok bool) {
+	c, found := command.Lookup(args[0])
+	if !found || c.Effect != command.EffectSubscribe && c.Effect != command.EffectUnsubscribe {
 		return 0, false, false
 	}
-	prefix := bytes.ToLower(name[:n-len("subscribe")])
-	if bytes.HasSuffix(prefix, []byte("un")) {
-		unsub, prefix = true, prefix[:len(prefix)-2]
-	}
-	switch string(prefix) {
-	case "":
-		return subChannel, unsub, true
-	case "p":
+	unsub = c.Effect == command.EffectUnsubscribe
+	switch c.Channels {
+	case command.Patterns:
 		return subPattern, unsub, true
-	case "s":
+	case command.ShardChannels:
 		return subShard, unsub, true
 	}
-	return 0, false, false
+	return subChannel, unsub, true
 }
 
 // expect updates the subscriptions for a (un)subscribe command about to be sent, and

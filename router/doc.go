@@ -1,20 +1,38 @@
 // Package router holds the terminal handler of a proxy's chain: it sends commands to a
 // backend.Backend and writes their replies.
 //
-// Forward sends every command to one backend, tagging each client connection as a
-// backend session (backend.WithSession) so that the backend keeps the connection's
-// commands in order on one server connection. QUIT is answered by package proxy.
+// Forward routes every command by its class in the command model (package command),
+// which says, for every command and subcommand Redis has, whether a server connection
+// that other clients share may carry it:
+//
+//   - shared and every-shard commands go over the backend's shared connections, tagged
+//     with the client connection as a backend session (backend.WithSession), so that
+//     the backend keeps the client's commands in order on one server connection;
+//   - dedicated commands go over a server connection of the client's own (see below);
+//   - local commands are answered here: HELLO, RESET, CLIENT ID/SETNAME/GETNAME/INFO/
+//     SETINFO/NO-EVICT, ACL WHOAMI, REPLCONF (whose ACK gets no reply, as from Redis),
+//     READONLY, READWRITE, ASKING and CLUSTER (the proxy presents a standalone
+//     server), and Redis's errors for an unknown subcommand or a wrong number of
+//     arguments; QUIT is answered by package proxy;
+//   - control commands (SCRIPT KILL, FUNCTION KILL, FUNCTION STATS, CLIENT UNPAUSE) go
+//     on a connection of their own to every server of the backend, so that they reach a
+//     server whose script is running ahead of what its shared connections queued;
+//   - refused commands (SHUTDOWN, REPLICAOF, FAILOVER, MODULE LOAD...) get an error;
+//   - a command the model does not know runs on a connection of the client's own,
+//     which the client keeps; once [Learn] has read the server's command list, one the
+//     server does not have either gets Redis's unknown-command error here.
 //
 // # Sessions and state
 //
-// Forward keeps a session per client connection. It answers HELLO 2/3 (a RESP3 client
-// gets RESP3 replies: its commands travel over server connections speaking RESP3,
-// backend.WithProtocol), ECHO, RESET and CLIENT SETNAME/GETNAME/ID/INFO/SETINFO itself.
-// When the backend is a backend.Dedicator (backend/redis, backend/cluster), a client
-// that enters a state a shared connection cannot hold — MULTI, WATCH, SUBSCRIBE and the
-// other subscriptions, SELECT of a database other than 0, a blocking command (BLPOP,
-// BLMOVE, BZPOPMIN, XREAD BLOCK, WAIT...) — borrows a dedicated server connection and
-// keeps it while it holds any state; the shared connections are never blocked by it.
+// Forward keeps a session per client connection. When the backend is a
+// backend.Dedicator (backend/redis, backend/cluster), a client that enters a state a
+// shared connection cannot hold — MULTI, WATCH, SUBSCRIBE and the other subscriptions,
+// SELECT of a database other than 0, a blocking command (BLPOP, BLMOVE, BZPOPMIN, XREAD
+// BLOCK, WAIT...), CLIENT TRACKING, AUTH to the server's users, SCRIPT DEBUG — borrows a
+// dedicated server connection and keeps it while it holds any state; the shared
+// connections are never blocked by it. State the proxy does not follow (tracking,
+// AUTH, SCRIPT DEBUG, a command the model does not know) keeps the connection for the
+// client's life, and it is closed, never lent again, when the client leaves or RESETs.
 // Commands of one client travel over one connection at a time: before a client moves
 // between its shared and dedicated connections, the commands already sent on the old
 // one are answered (the client is held meanwhile), so they run in order. Pub/sub
@@ -24,18 +42,16 @@
 // commands wait for their own timeout plus a margin, not the backend's command timeout;
 // a client that goes away while blocked has its server connection closed, so nothing is
 // popped for nobody. If a dedicated connection holding state breaks, the client is
-// disconnected, as a failing server would. MONITOR, SYNC, CLIENT REPLY and CLIENT
-// TRACKING are refused.
+// disconnected, as a failing server would.
 //
-// The package also holds the Redis 7 command table (Lookup, Command): arity, flags and
-// the positions of key arguments (Command.Keys), generated from a real Redis by
-// `go generate ./router` and checked in; [Learn] adds the commands a server knows and
-// the table does not (modules). Middleware that touch keys (rewrite) and the routing of
-// multi-key commands use it, with [Slot] (Redis Cluster's hash slot, hash tags honoured)
-// and [Split] (one command per group of keys, for middleware/fanout).
+// In a transaction the server queues the client's commands; the proxy's own (CLIENT
+// SETNAME, ECHO's kin) are queued by the router and their replies put into EXEC's, and
+// a command the router refuses fails the transaction as a command Redis refuses at
+// queue time does (EXEC answers EXECABORT). MONITOR, SYNC, PSYNC and CLIENT REPLY,
+// LIST, KILL and UNBLOCK are not supported yet, and are refused.
 //
 // # Threading
 //
-// A Forward and the command table are safe for concurrent use. Its ServeRESP runs on the client connection's
+// A Forward is safe for concurrent use. Its ServeRESP runs on the client connection's
 // event loop and never blocks; replies are written from the backend's goroutines.
 package router

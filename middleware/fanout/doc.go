@@ -1,10 +1,12 @@
 // Package fanout is the middleware that makes a sharded backend (backend.Sharded: a Redis
 // Cluster, a ketama shard set) answer like one Redis. It splits the multi-key commands
-// Redis lets a proxy split (MGET, MSET, DEL, UNLINK, EXISTS, TOUCH) by the group of their
-// keys and merges the parts' replies; it sends whole-keyspace commands (KEYS, SCAN,
-// DBSIZE, FLUSHALL, FLUSHDB, SCRIPT LOAD/EXISTS/FLUSH, RANDOMKEY) to every shard and
-// merges them; it answers -CROSSSLOT for other commands whose keys span groups. See
-// README.md for each command's merge.
+// Redis lets a proxy split (request policy multi_shard: MGET, MSET, DEL, UNLINK, EXISTS,
+// TOUCH) by the group of their keys and merges the parts' replies; it sends the
+// commands of class every-shard (KEYS, SCAN, DBSIZE, FLUSHALL, SCRIPT LOAD, FUNCTION
+// LOAD, CONFIG SET, RANDOMKEY...) to every shard and merges them by their response
+// policy; it answers -CROSSSLOT for other commands whose keys span groups. What each
+// command is, the command model (package command) says. See README.md for each
+// command's merge.
 //
 // It belongs last before the router, after rewrite: keys must be final before they are
 // hashed. In front of a backend that is not sharded it passes everything on untouched.

@@ -403,3 +403,41 @@ func TestOrderKept(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryShardCommands: the commands whose request policy is every shard (Redis's
+// command tips) reach every server of a shard set: a library loaded through the proxy
+// runs on the shard of any key, a configuration set through it is every server's, and
+// a function deleted through it is gone everywhere.
+func TestEveryShardCommands(t *testing.T) {
+	t.Parallel()
+	b := shardSet(t)
+	p := proxyClient(t, b, fanout.Config{})
+	ctx := testCtx(t)
+	lib := "#!lua name=everywhere\nredis.register_function('setv', function(keys, args) return redis.call('set', keys[1], args[1]) end)"
+	if got, err := p.FunctionLoad(ctx, lib).Result(); err != nil || got != "everywhere" {
+		t.Fatalf("FUNCTION LOAD = %q, %v", got, err)
+	}
+	for _, k := range keysOnEveryShard(t, b, 9) {
+		if err := p.FCall(ctx, "setv", []string{k}, "x").Err(); err != nil {
+			t.Errorf("FCALL setv on %s (shard of %s): %v", k, b.ServerFor([]byte(k)), err)
+		}
+	}
+	if err := p.ConfigSet(ctx, "maxmemory-samples", "7").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range b.Shards() {
+		addr := b.ServerFor([]byte(keysOnEveryShard(t, b, b.Shards())[i]))
+		direct := goredis.NewClient(&goredis.Options{Addr: addr})
+		got, err := direct.ConfigGet(ctx, "maxmemory-samples").Result()
+		direct.Close()
+		if err != nil || got["maxmemory-samples"] != "7" {
+			t.Errorf("%s: maxmemory-samples = %v, %v; want 7", addr, got, err)
+		}
+	}
+	if err := p.FunctionDelete(ctx, "everywhere").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.FCall(ctx, "setv", []string{"k"}, "x").Err(); err == nil || !strings.Contains(err.Error(), "Function not found") {
+		t.Errorf("FCALL after FUNCTION DELETE: %v", err)
+	}
+}

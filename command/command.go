@@ -243,20 +243,59 @@ const maxName = 64
 // that [Learn] added. It does not allocate and takes no lock. For a container command
 // (CLIENT, OBJECT, ...) it returns the container; [Info.Resolve] finds the subcommand.
 func Lookup(name []byte) (*Info, bool) {
-	var buf [maxName]byte
 	if len(name) > maxName {
 		return nil, false
 	}
+	h := nameHash(name)
+	for {
+		i := hashed[h&hashMask]
+		if i == 0 {
+			break
+		}
+		if c := &table[i-1]; equalFold(c.Name, name) {
+			return c, true
+		}
+		h++
+	}
+	var buf [maxName]byte
 	for i, c := range name {
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
 		buf[i] = c
 	}
-	if i, ok := tableIndex[string(buf[:len(name)])]; ok {
-		return &table[i], true
-	}
 	return lookupLearned(buf[:len(name)])
+}
+
+// hashed indexes the table by nameHash, open addressing with linear probing: the index
+// in table plus one, 0 for an empty place. It is 4 times as big as the table, so that a
+// lookup reads one place or two; a map costs twice as much for names this short.
+var hashed = func() (h [hashMask + 1]uint16) {
+	if 4*len(table) > len(h) {
+		panic("command: the lookup index is too small for the table")
+	}
+	for i := range table {
+		p := nameHash([]byte(table[i].Name))
+		for h[p&hashMask] != 0 {
+			p++
+		}
+		h[p&hashMask] = uint16(i + 1)
+	}
+	return h
+}()
+
+const hashMask = 1023
+
+// nameHash is FNV-1a of name in lower case.
+func nameHash(name []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return h
 }
 
 // LookupArgs returns the command or subcommand that args (name first) invoke, as Redis

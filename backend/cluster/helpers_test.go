@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"bytes"
 	"context"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -137,4 +138,17 @@ func (l *logBuffer) count(subs ...string) int {
 
 func (l *logBuffer) logger(level hclog.Level) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{Output: l, Level: level})
+}
+
+// keyOnShard returns a key that b places on shard i.
+func keyOnShard(t testing.TB, b *cluster.Backend, i int) string {
+	t.Helper()
+	for n := range 100000 {
+		k := "onshard:" + strconv.Itoa(n)
+		if _, s := b.Locate([]byte(k)); s == i {
+			return k
+		}
+	}
+	t.Fatalf("no key on shard %d", i)
+	return ""
 }

@@ -29,6 +29,34 @@ func TestStateful(t *testing.T) {
 	p := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), Protocol: 2, MaxRetries: -1, ReadTimeout: wait})
 	t.Cleanup(func() { p.Close() })
 
+	t.Run("script kill on the busy node", func(t *testing.T) {
+		// A script runs on the primary of the last shard, not the first: SCRIPT KILL
+		// through the proxy goes to every primary, on connections of their own.
+		key := keyOnShard(t, b, b.Shards()-1)
+		node := c.PrimaryOf(int(command.Slot([]byte(key))))
+		direct := node.Client()
+		if err := direct.ConfigSet(ctx, "busy-reply-threshold", "20").Err(); err != nil {
+			t.Fatal(err)
+		}
+		rc := proxytest.Dial(t, srv.Addr())
+		rc.Send([]string{"EVAL", "while true do end", "1", key})
+		poll(t, wait, func() string {
+			if err := direct.Ping(ctx).Err(); err == nil || !strings.HasPrefix(err.Error(), "BUSY") {
+				return fmt.Sprintf("PING on the script's node: %v", err)
+			}
+			return ""
+		})
+		if got, err := p.ScriptKill(ctx).Result(); err != nil || got != "OK" {
+			t.Fatalf("SCRIPT KILL = %q, %v", got, err)
+		}
+		if v := rc.Read(); !strings.Contains(string(v.Str), "killed by user") {
+			t.Fatalf("the script's reply = %s", v)
+		}
+		if err := p.ScriptKill(ctx).Err(); err == nil || !strings.HasPrefix(err.Error(), "NOTBUSY") {
+			t.Fatalf("SCRIPT KILL with no script running: %v", err)
+		}
+	})
+
 	t.Run("transaction in one slot", func(t *testing.T) {
 		cmds, err := p.TxPipelined(ctx, func(pp goredis.Pipeliner) error {
 			pp.Set(ctx, "{tx}a", "1", 0)

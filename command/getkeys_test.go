@@ -31,7 +31,7 @@ func testSeed(t *testing.T) uint64 {
 
 // ownParsers are the commands whose keys Keys finds as the command itself reads its
 // arguments, where Redis's COMMAND GETKEYS may name others (see Keys).
-var ownParsers = map[string]bool{"sort": true, "georadius": true, "georadiusbymember": true, "xread": true, "xreadgroup": true}
+var ownParsers = map[string]bool{"sort": true, "georadius": true, "georadiusbymember": true, "xread": true, "xreadgroup": true, "pfmerge": true}
 
 // casesPerCommand is how many invocations of each command with keys the differential
 // test generates.

@@ -82,6 +82,9 @@ const (
 //     (t_stream.c); their key spec looks for the first argument STREAMS from a fixed
 //     position, which may be a group or consumer name (XREADGROUP COUNT 1 GROUP streams
 //     c STREAMS k >).
+//   - PFMERGE with no source key writes its destination; Redis's lookup finds no key at
+//     all there, as a range of keys to the end that is empty fails the whole lookup.
+//     Keys takes such a range as empty.
 //
 // For a malformed command (a numkeys that is not a number, a missing STREAMS) Keys
 // returns what Redis's lookup returns, often nothing; Redis refuses such commands.
@@ -144,7 +147,7 @@ func (c *Info) specKeys(args [][]byte, dst []int) ([]int, bool) {
 			return dst, false
 		}
 		if !found {
-			continue // the keyword is not there: the spec has nothing to say
+			continue // the keyword is not there, or the range is empty: nothing to say
 		}
 		for k := first; k <= last; k += step {
 			if k >= argc || k < first {
@@ -199,6 +202,9 @@ func (s *keySpec) bounds(args [][]byte) (first, last, step int, found, ok bool) 
 		case s.lastKey >= 0:
 			last = first + s.lastKey
 		case s.limit == 0:
+			if s.bs == bsIndex && s.lastKey == -1 && first == argc {
+				return 0, 0, 0, false, true // PFMERGE dest: no source keys
+			}
 			last = argc + s.lastKey
 		default:
 			last = first + (argc-first)/s.limit + s.lastKey

@@ -93,6 +93,7 @@ var keyCases = []keyCase{
 	{"XGROUP CREATE", []string{"XGROUP", "CREATE", "a", "g", "$"}, []int{2}, false},
 	{"LCS", []string{"LCS", "a", "b"}, []int{1, 2}, false},
 	{"PFMERGE", []string{"PFMERGE", "d", "a", "b"}, []int{1, 2, 3}, false},
+	{"PFMERGE without sources", []string{"PFMERGE", "d"}, []int{1}, true},
 	{"PFCOUNT", []string{"PFCOUNT", "a", "b"}, []int{1, 2}, false},
 	{"SDIFFSTORE", []string{"SDIFFSTORE", "d", "a", "b"}, []int{1, 2, 3}, false},
 	{"WATCH", []string{"WATCH", "a", "b"}, []int{1, 2}, false},

@@ -115,12 +115,12 @@ func (p *CommandParser) parseMultibulk(buf []byte, lim Limits) (Command, int, er
 			return Command{}, 0, err
 		}
 		ll, ok := parseInt(buf[p.c.pos+1 : cr])
-		if !ok || ll < -1 || ll > int64(lim.MaxArgs) {
+		if !ok || ll > int64(lim.MaxArgs) {
 			return Command{}, 0, protoErr(errMultibulkLen)
 		}
 		p.c.next(cr + 2)
 		if ll <= 0 {
-			return Command{}, p.c.pos, nil // *0 and *-1: skipped, as Redis does
+			return Command{}, p.c.pos, nil // *0, *-1, *-10: skipped, as Redis does
 		}
 		p.nargs = int(ll)
 	}

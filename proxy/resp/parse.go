@@ -9,8 +9,9 @@ import (
 const (
 	// DefaultMaxBulkLen is Redis's proto-max-bulk-len: 512 MiB.
 	DefaultMaxBulkLen = 512 << 20
-	// DefaultMaxArgs bounds the arguments of one command.
-	DefaultMaxArgs = 1 << 20
+	// DefaultMaxArgs bounds the arguments of one command: Redis's INT_MAX. Room for
+	// arguments grows as they arrive, not as a header claims.
+	DefaultMaxArgs = 1<<31 - 1
 	// DefaultMaxInlineLen is Redis's PROTO_INLINE_MAX_SIZE: 64 KiB.
 	DefaultMaxInlineLen = 64 << 10
 	// MaxDecodeDepth bounds the nesting of a reply that ParseValue and Value.Decode

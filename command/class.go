@@ -92,9 +92,12 @@ const (
 	// TRACKING, CLIENT NO-TOUCH, SCRIPT DEBUG, AUTH, DEBUG): the connection is the
 	// client's until it leaves or RESETs, and is then closed, never lent again.
 	EffectSession
+	// EffectProtocol switches the protocol the connection speaks (HELLO with a
+	// version): the replies after it come in that protocol.
+	EffectProtocol
 )
 
-var effectNames = [...]string{"", "multi", "exec", "discard", "watch", "unwatch", "select", "subscribe", "unsubscribe", "block", "session"}
+var effectNames = [...]string{"", "multi", "exec", "discard", "watch", "unwatch", "select", "subscribe", "unsubscribe", "block", "session", "protocol"}
 
 // String returns the effect's name ("" for EffectNone).
 func (e Effect) String() string {
@@ -236,7 +239,7 @@ var rules = map[string]rule{
 	"debug": {class: Dedicated, effect: EffectSession, scope: ScopeAll},
 
 	// About the client's connection to the proxy, answered by the proxy.
-	"hello":           {class: Local},
+	"hello":           {class: Local, effect: EffectProtocol},
 	"client|id":       {class: Local},
 	"client|setname":  {class: Local},
 	"client|getname":  {class: Local},

@@ -760,9 +760,20 @@ func TestHello(t *testing.T) {
 
 	t.Run("HELLO 2 with options", func(t *testing.T) {
 		t.Parallel()
+		// Without an auth middleware, HELLO AUTH logs in to the server's own users: the
+		// default user has no password here, so any password does, as with Redis.
 		c := proxytest.Dial(t, st.proxy.Addr())
-		if v := c.Do("HELLO", "2", "AUTH", "default", "pw"); !v.IsError() {
-			t.Fatalf("HELLO 2 AUTH = %s, want an error", reply(v))
+		if v := c.Do("HELLO", "2", "AUTH", "default", "pw", "SETNAME", "h2"); v.IsError() || len(v.Elems) != 14 {
+			t.Fatalf("HELLO 2 AUTH default = %s", reply(v))
+		}
+		if got := reply(c.Do("CLIENT", "GETNAME")); got != "$2\r\nh2\r\n" {
+			t.Errorf("CLIENT GETNAME after HELLO SETNAME = %q", got)
+		}
+		if got := reply(c.Do("HELLO", "2", "AUTH", "nosuchuser", "pw")); got != "-WRONGPASS invalid username-password pair or user is disabled.\r\n" {
+			t.Errorf("HELLO AUTH of an unknown user = %q", got)
+		}
+		if got := reply(c.Do("HELLO", "2", "SETNAME", "a b")); !strings.HasPrefix(got, "-ERR Client names cannot contain spaces") {
+			t.Errorf("HELLO SETNAME with a space = %q", got)
 		}
 	})
 

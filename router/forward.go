@@ -62,6 +62,14 @@ func (f *Forward) ServeRESP(ctx context.Context, w proxy.ReplyWriter, req *proxy
 		f.b.Send(ctx, req.Command(), proxy.Callback(w))
 	case command.Local:
 		s := session{f: f, proto: 2}
+		if c.Effect == command.EffectProtocol {
+			h, refusal := s.parseHello(args)
+			if refusal.Type == 0 {
+				refusal = helloReply(h.proto, 0)
+			}
+			w.WriteReply(refusal)
+			return
+		}
 		w.WriteReply(s.local(c, args))
 	case command.Refused:
 		w.WriteReply(refused(c))

@@ -3,6 +3,8 @@ package router
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync/atomic"
 
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/command"
@@ -16,24 +18,58 @@ import (
 // command the model does not know runs on a server connection of the client's own.
 // It returns how many commands the model did not know.
 //
-// Learn waits for the reply, or for ctx to end: call it at start, before the proxy
+// It also reads the server's version (INFO server), which HELLO then reports.
+//
+// Learn waits for the replies, or for ctx to end: call it at start, before the proxy
 // serves, and not on an event loop. Safe from any goroutine.
 func Learn(ctx context.Context, b backend.Backend) (int, error) {
+	info, err := ask(ctx, b, "INFO", "server")
+	if err != nil {
+		return 0, err
+	}
+	if d, err := info.Decode(); err == nil && !d.IsError() {
+		for _, line := range strings.Split(string(d.Str), "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:"); ok && v != "" {
+				version.Store(&v)
+			}
+		}
+	}
+	v, err := ask(ctx, b, "COMMAND")
+	if err != nil {
+		return 0, err
+	}
+	return command.Learn(v)
+}
+
+// ask sends args to b and waits for the reply, or for ctx to end.
+func ask(ctx context.Context, b backend.Backend, args ...string) (resp.Value, error) {
 	type result struct {
 		v   resp.Value
 		err error
 	}
 	ch := make(chan result, 1)
-	b.Send(ctx, resp.NewCommand("COMMAND"), func(v resp.Value, err error) {
+	b.Send(ctx, resp.NewCommand(args...), func(v resp.Value, err error) {
 		ch <- result{v.Clone(), err} // the reply is borrowed: keep a copy
 	})
 	select {
 	case r := <-ch:
 		if r.err != nil {
-			return 0, fmt.Errorf("router: learn: COMMAND: %w", r.err)
+			return resp.Value{}, fmt.Errorf("router: learn: %s: %w", args[0], r.err)
 		}
-		return command.Learn(r.v)
+		return r.v, nil
 	case <-ctx.Done():
-		return 0, fmt.Errorf("router: learn: COMMAND: %w", ctx.Err())
+		return resp.Value{}, fmt.Errorf("router: learn: %s: %w", args[0], ctx.Err())
 	}
+}
+
+// version is the server's version, as Learn read it.
+var version atomic.Pointer[string]
+
+// serverVersion is the version HELLO reports: the server's, once Learn read it, else
+// the oldest Redis the proxy serves.
+func serverVersion() string {
+	if v := version.Load(); v != nil {
+		return *v
+	}
+	return "7.0.0"
 }

@@ -2,11 +2,13 @@ package router
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/redchain/redchain/command"
+	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/resp"
 )
 
@@ -17,7 +19,6 @@ type localHandler func(s *session, args [][]byte) resp.Value
 // localHandlers implement the commands of class Local, by name. Every Local command of
 // the model has one (a test checks it).
 var localHandlers = map[string]localHandler{
-	"hello":           (*session).hello,
 	"quit":            func(*session, [][]byte) resp.Value { return resp.OK }, // the proxy answers it first
 	"reset":           func(s *session, _ [][]byte) resp.Value { return s.reset() },
 	"client|id":       func(s *session, _ [][]byte) resp.Value { return resp.Integer(int64(s.id())) },
@@ -101,57 +102,102 @@ func (s *session) whoAmI([][]byte) resp.Value {
 	return resp.BulkString("default")
 }
 
-// hello answers HELLO [protover [AUTH user pass] [SETNAME name]]: the protocol the
-// client speaks from now on, and the server's description in it. AUTH is for an auth
-// middleware, which passes HELLO on without it.
-func (s *session) hello(args [][]byte) resp.Value {
-	proto := s.proto
+// helloArgs are the parts of a HELLO [protover [AUTH user pass] [SETNAME name]].
+type helloArgs struct {
+	proto      int
+	name       string
+	user, pass []byte // AUTH's, if given
+}
+
+// parseHello reads HELLO as Redis does (networking.c helloCommand), from the session's
+// protocol and name; refusal is Redis's error for a malformed one.
+func (s *session) parseHello(args [][]byte) (h helloArgs, refusal resp.Value) {
+	h.proto, h.name = s.proto, s.name
 	if len(args) >= 2 {
 		v, err := strconv.ParseInt(string(args[1]), 10, 64)
 		switch {
 		case err != nil:
-			return resp.Error("ERR", "Protocol version is not an integer or out of range")
+			return h, resp.Error("ERR", "Protocol version is not an integer or out of range")
 		case v != 2 && v != 3:
-			return resp.Error("NOPROTO", "unsupported protocol version")
+			return h, resp.Error("NOPROTO", "unsupported protocol version")
 		}
-		proto = int(v)
+		h.proto = int(v)
 	}
-	name := s.name
 	for i := 2; i < len(args); i++ {
 		more := len(args) - i - 1
 		switch opt := strings.ToLower(string(args[i])); {
+		case opt == "auth" && more >= 2:
+			h.user, h.pass = args[i+1], args[i+2]
+			i += 2
 		case opt == "setname" && more >= 1:
 			if !validName(args[i+1]) {
-				return errBadName
+				return h, errBadName
 			}
-			name = string(args[i+1])
+			h.name = string(args[i+1])
 			i++
-		case opt == "auth" && more >= 2:
-			return resp.Error("ERR", "redchain: HELLO AUTH needs an auth middleware in the proxy's chain")
 		default:
-			return resp.Error("ERR", fmt.Sprintf("Syntax error in HELLO option '%s'", args[i]))
+			return h, resp.Error("ERR", fmt.Sprintf("Syntax error in HELLO option '%s'", args[i]))
 		}
 	}
-	if proto != s.proto && s.dc != nil {
-		if !s.clean() {
-			return resp.Error("ERR", "redchain: HELLO cannot change the protocol inside a transaction, a subscription or a database other than 0")
-		}
-		if s.dcBusy.Load() == 0 {
-			s.giveBack()
-		} else {
-			s.dc.Close()
-			s.dc = nil
-		}
+	return h, resp.Value{}
+}
+
+// hello answers HELLO: the protocol the client speaks from now on, and the server's
+// description in it. When the client's dedicated connection holds state, or HELLO logs
+// in (AUTH, when no auth middleware took it), HELLO goes to that connection first, which
+// then speaks the protocol too; the client's reply waits for the server's.
+func (s *session) hello(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, c *command.Info) {
+	h, refusal := s.parseHello(req.Args())
+	if refusal.Type != 0 {
+		w.WriteReply(refusal)
+		return
 	}
-	s.proto, s.name = proto, name
-	return helloReply(proto, int64(s.id()))
+	login := h.user != nil
+	if !login && (s.dc == nil || s.clean() || h.proto == s.proto) {
+		if h.proto != s.proto && s.dc != nil {
+			// A clean dedicated connection speaks the old protocol: let it go.
+			if s.dcBusy.Load() == 0 {
+				s.giveBack()
+			} else {
+				s.dc.Close()
+				s.dc = nil
+			}
+		}
+		s.proto, s.name = h.proto, h.name
+		w.WriteReply(helloReply(h.proto, int64(s.id())))
+		return
+	}
+	if s.f.ded == nil {
+		w.WriteReply(noDedicated(c))
+		return
+	}
+	cmd := []string{"HELLO", strconv.Itoa(h.proto)}
+	if login {
+		cmd = append(cmd, "AUTH", string(h.user), string(h.pass))
+		s.untracked = true // logged in as that user for the client's life
+	}
+	prevProto, prevName := s.proto, s.name
+	s.proto, s.name = h.proto, h.name
+	id := int64(s.id())
+	req.SetCommand(resp.NewCommand(cmd...))
+	s.route(ctx, proxy.WriterFunc(func(v resp.Value) bool {
+		if v.IsError() {
+			s.c.Post(func() {
+				if s.proto == h.proto && s.name == h.name {
+					s.proto, s.name = prevProto, prevName
+				}
+			})
+			return w.WriteReply(v) // WRONGPASS, as the server words it
+		}
+		return w.WriteReply(helloReply(h.proto, id))
+	}), req, c, command.Dedicated)
 }
 
 // helloReply is the server description HELLO answers with.
 func helloReply(proto int, id int64) resp.Value {
 	elems := []resp.Value{
 		resp.BulkString("server"), resp.BulkString("redis"),
-		resp.BulkString("version"), resp.BulkString("7.0.0"),
+		resp.BulkString("version"), resp.BulkString(serverVersion()),
 		resp.BulkString("proto"), resp.Integer(int64(proto)),
 		resp.BulkString("id"), resp.Integer(id),
 		resp.BulkString("mode"), resp.BulkString("standalone"),

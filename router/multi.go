@@ -47,7 +47,7 @@ func (s *session) queue(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		// RESET ends the transaction at once.
 		w.WriteReply(s.local(c, args))
 		return
-	case class == command.Local && c.Effect == command.EffectNone && c.Name != "hello":
+	case class == command.Local && c.Effect == command.EffectNone:
 		s.tx = append(s.tx, queuedLocal{index: s.txLen, c: c, args: cloneArgs(args)})
 		s.txLen++
 		w.WriteReply(resp.Queued)

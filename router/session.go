@@ -203,6 +203,10 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 	}
 	switch class := c.ClassOf(args); class {
 	case command.Local:
+		if c.Effect == command.EffectProtocol {
+			s.hello(ctx, w, req, c)
+			return
+		}
 		w.WriteReply(s.local(c, args))
 	case command.Shared, command.EveryShard:
 		if s.f.ded == nil {

@@ -481,3 +481,34 @@ func TestClientCommands(t *testing.T) {
 		t.Errorf("CLIENT ID = %s", reply(v))
 	}
 }
+
+// TestHelloAnywhere switches the protocol of a client that holds state on its dedicated
+// connection (a database other than 0, a subscription): the connection switches with
+// it, and the client's later commands get replies in the new protocol, in its database.
+func TestHelloAnywhere(t *testing.T) {
+	st := newStack(t, nil)
+	c := proxytest.Dial(t, st.proxy.Addr())
+	for _, step := range [][2]string{
+		{"SELECT 3", "+OK\r\n"},
+		{"HSET h f v", ":1\r\n"},
+		{"HELLO 3", "%"}, // a map: only the type is checked
+		{"HGETALL h", "%1\r\n$1\r\nf\r\n$1\r\nv\r\n"},
+		{"GET nokey", "_\r\n"},
+		{"HELLO 2", "*"},
+		{"HGETALL h", "*2\r\n$1\r\nf\r\n$1\r\nv\r\n"},
+		{"GET nokey", "$-1\r\n"},
+		{"SELECT 0", "+OK\r\n"},
+		{"EXISTS h", ":0\r\n"},
+		{"HELLO 3", "%"},
+		{"SUBSCRIBE ch", ">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"},
+		{"HELLO 2", "*"},
+		{"PING", "*2\r\n$4\r\npong\r\n$0\r\n\r\n"}, // RESP2 subscribed: PING's pub/sub form
+		{"UNSUBSCRIBE", "*3\r\n$11\r\nunsubscribe\r\n$2\r\nch\r\n:0\r\n"},
+		{"PING", "+PONG\r\n"},
+	} {
+		got := reply(c.Do(strings.Fields(step[0])...))
+		if want := step[1]; len(want) == 1 && !strings.HasPrefix(got, want) || len(want) > 1 && got != want {
+			t.Errorf("%s = %q, want %q", step[0], got, want)
+		}
+	}
+}

@@ -126,6 +126,7 @@ func (c *conn) sendEntry(cmd resp.Command, done callback, timeout time.Duration,
 		if kind, unsub, ok := subCommand(cmd.Args); ok {
 			e.frames = d.expect(kind, unsub, cmd.Args[1:])
 		}
+		e.proto = helloProto(cmd.Args)
 		d.meta = append(d.meta, e)
 	}
 	if asking {

@@ -42,6 +42,23 @@ type entry struct {
 	timeout time.Duration // 0: the backend's CommandTimeout; negative: none
 	frames  int           // confirmations a (un)subscribe waits for; 0: one reply
 	got     int
+	proto   int // HELLO's protocol, which the connection speaks once HELLO succeeds
+}
+
+// helloProto returns the protocol that args (name first) switch the connection to, or 0
+// for a command that does not (see command.EffectProtocol).
+func helloProto(args [][]byte) int {
+	c, ok := command.Lookup(args[0])
+	if !ok || c.Effect != command.EffectProtocol || len(args) < 2 {
+		return 0
+	}
+	switch string(args[1]) {
+	case "2":
+		return 2
+	case "3":
+		return 3
+	}
+	return 0
 }
 
 // Kinds of subscriptions, indexes of dedicated.subs.
@@ -202,6 +219,11 @@ func (c *conn) deliverDedicated(gen uint64, buf []byte, from int, ends []int) er
 			return errUnexpected
 		}
 		c.popped++
+		if p := d.meta[0].proto; p != 0 && frame[0] != '-' && frame[0] != '!' {
+			// HELLO succeeded: what follows comes in its protocol, and the connection
+			// goes back to the idle pool of that protocol.
+			c.proto, d.key.proto = p, p
+		}
 		d.meta = d.meta[1:]
 		if len(d.meta) == 0 {
 			d.meta = nil

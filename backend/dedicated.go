@@ -68,6 +68,29 @@ func ProtocolFrom(ctx context.Context) int {
 	return 2
 }
 
+// Tunneler is implemented by backends that can give a client a server connection in
+// both directions, as raw bytes: for the commands after which a connection no longer
+// answers command by command, but streams (MONITOR, SYNC, PSYNC). It is optional: find
+// it by type assertion.
+type Tunneler interface {
+	// Tunnel dials a connection for the session of ctx (to the server of key on a
+	// sharded backend; any, with a nil key). Everything the server sends on it goes to
+	// recv, in order, in pieces as they arrive, borrowed until recv returns; closed is
+	// called once when the connection ends (the server closed it, it broke, or Close
+	// was called), with why. Both run on the backend's goroutines or ctx's event loop.
+	// It never blocks: commands written while it dials wait for it.
+	Tunnel(ctx context.Context, key []byte, recv func([]byte), closed func(error)) Tunnel
+}
+
+// Tunnel is a server connection given to one client as a stream.
+type Tunnel interface {
+	// Write sends cmd on the connection, after what was written before. Safe from any
+	// goroutine; it never blocks.
+	Write(cmd resp.Command)
+	// Close closes the connection.
+	Close()
+}
+
 // ShardDedicator is implemented by sharded backends that can lend a connection to the
 // primary of one shard (0 <= shard < Shards()): for the commands a proxy sends to every
 // shard on a connection of its own, such as SCRIPT KILL, which must reach the server

@@ -47,7 +47,8 @@ type session struct {
 	txLen     int           // commands the transaction has queued so far
 
 	dc         backend.Dedicated
-	dcBusy     atomic.Int64 // commands sent on dc whose replies are not in
+	tunnel     backend.Tunnel // MONITOR, SYNC, PSYNC: the client's connection is a stream now
+	dcBusy     atomic.Int64   // commands sent on dc whose replies are not in
 	onDC       bool         // the last command went to dc
 	sharedSent bool         // commands went to the shared connections since the last barrier
 	parked     *parked
@@ -136,6 +137,10 @@ func (f *Forward) open(c *proxy.Conn) {
 // that is blocked (BLPOP) or holds state is closed, so that the server pops nothing for
 // nobody.
 func (s *session) closed() {
+	if s.tunnel != nil {
+		s.tunnel.Close()
+		s.tunnel = nil
+	}
 	if s.dc == nil {
 		return
 	}
@@ -173,10 +178,18 @@ const (
 	laneShared lane = iota // the backend's shared connections
 	laneDC                 // the session's dedicated connection, made if needed
 	laneLocal              // answered by the router
+	laneStream             // a tunnel to the server (backend.Tunneler)
 )
 
 // serve routes one command by its class (see package command).
 func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request) {
+	if s.tunnel != nil {
+		// The connection is a stream of the server's: commands go as they are, and
+		// whatever the server answers comes back in the stream.
+		s.tunnel.Write(req.Command())
+		w.WriteReply(resp.NoReply)
+		return
+	}
 	args := req.Args()
 	c, refusal := command.Check(args)
 	if s.multi && s.f.ded != nil {
@@ -223,7 +236,11 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 	case command.Control:
 		s.control(ctx, w, req, c)
 	case command.Stream:
-		w.WriteReply(resp.Error("ERR", "redchain: "+displayName(c)+" is not supported through the proxy yet"))
+		if _, ok := s.f.b.(backend.Tunneler); !ok {
+			w.WriteReply(resp.Error("ERR", "redchain: "+displayName(c)+" needs a server connection this backend cannot give"))
+			return
+		}
+		s.route(ctx, w, req, c, class)
 	default: // command.Refused
 		w.WriteReply(refused(c))
 	}
@@ -290,6 +307,10 @@ func (s *session) route(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		s.park(ctx, w, req)
 		s.sharedSent = false
 		s.f.barrier.Barrier(s.sendCtx(ctx), func() { s.c.Post(s.resume) })
+		return
+	}
+	if ln == laneStream {
+		s.startTunnel(ctx, w, req)
 		return
 	}
 	if s.dc == nil {
@@ -366,6 +387,8 @@ func (s *session) lane(c *command.Info, class command.Class, args [][]byte) (ln 
 		return laneShared, nil, 0, v
 	case command.Unclassified:
 		return laneDC, nil, 0, v
+	case command.Stream:
+		return laneStream, nil, 0, v
 	}
 	switch c.Effect {
 	case command.EffectExec, command.EffectDiscard:
@@ -496,4 +519,23 @@ func (s *session) null() resp.Value {
 		return resp.Value{Type: resp.TypeNull}
 	}
 	return resp.NullBulk
+}
+
+// startTunnel makes the client's connection a stream of a server connection of its own
+// (MONITOR, SYNC, PSYNC): the command goes there, and everything the server sends, from
+// its reply on, goes to the client as it comes; the client's later commands go there as
+// they are. Every earlier command of the client has been answered. The stream lasts
+// until either side closes; a dedicated connection the client had is closed, with its
+// state.
+func (s *session) startTunnel(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request) {
+	if s.dc != nil {
+		s.dc.Close()
+		s.dc = nil
+	}
+	c := s.c
+	s.tunnel = s.f.b.(backend.Tunneler).Tunnel(s.sendCtx(ctx), nil,
+		func(b []byte) { c.Push(resp.Raw(b)) },
+		func(error) { c.Post(func() { _ = c.Close() }) })
+	s.tunnel.Write(req.Command())
+	w.WriteReply(resp.NoReply)
 }

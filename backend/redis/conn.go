@@ -380,6 +380,10 @@ func (c *conn) readLoop(nc net.Conn, gen uint64) error {
 // and returns where the first incomplete one starts. A malformed reply, or a reply nobody
 // waits for, is an error (after the replies before it were delivered).
 func (c *conn) consume(gen uint64, buf []byte, start int) (int, error) {
+	if c.ded != nil && c.ded.raw != nil {
+		c.ded.raw(buf[start:]) // a tunnel: bytes as they come
+		return len(buf), nil
+	}
 	from := start
 	ends := c.ends[:0]
 	var perr error
@@ -533,6 +537,9 @@ type failed struct {
 	quit     chan struct{}
 	waiting  []callback
 	barriers []barrier
+	// A tunnel's end: who hears of it, and why.
+	tunnelClosed func(error)
+	why          error
 }
 
 // takeDown ends the current generation, moving the connection to next (stateDown or
@@ -542,6 +549,7 @@ func (c *conn) takeDown(next state) failed {
 	c.barriers = nil
 	if c.ded != nil {
 		c.ded.takeDown(c, next)
+		f.tunnelClosed, f.why = c.ded.endTunnel()
 		if next == stateDown {
 			next = stateClosed // a dedicated connection's state is gone: never again
 		}
@@ -576,6 +584,9 @@ func (f failed) finish(first, rest error) {
 	}
 	for _, b := range f.barriers {
 		b.done()
+	}
+	if f.tunnelClosed != nil {
+		f.tunnelClosed(f.why)
 	}
 }
 

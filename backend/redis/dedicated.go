@@ -35,6 +35,11 @@ type dedicated struct {
 	count [2]int // subscriptions as the server last counted them: channels+patterns, shard channels
 	acc   []byte // confirmations gathered for the oldest command
 	err   error  // why the connection ended, for later commands
+
+	// A tunnel's (Backend.Tunnel): where what the server sends goes, and who hears of
+	// the end.
+	raw    func([]byte)
+	closed func(error)
 }
 
 // entry is what a dedicated connection knows of one queued command.
@@ -140,6 +145,14 @@ func (d *dedicated) takeDown(c *conn, next state) {
 		}
 	}
 	c.b.dconns.Delete(c)
+}
+
+// endTunnel returns a tunnel's closed function, once, with the error to give it. c.mu is
+// held.
+func (d *dedicated) endTunnel() (func(error), error) {
+	f := d.closed
+	d.closed = nil
+	return f, d.err
 }
 
 // pubsubKinds are the first elements of the frames a subscribed connection receives
@@ -341,6 +354,49 @@ func (c *conn) runDedicated() {
 	c.mu.Unlock()
 	f.finish(c.b.errUnavailable, c.b.errUnavailable)
 }
+
+// Tunnel dials a connection of its own for the session of ctx, on ctx's event loop and
+// in its protocol, whose bytes go to recv as they arrive (see backend.Tunneler). key is
+// not used: a single server serves every key. Safe from any goroutine.
+func (b *Backend) Tunnel(ctx context.Context, _ []byte, recv func([]byte), closed func(error)) backend.Tunnel {
+	lp, _ := backend.LoopFrom(ctx)
+	c := &conn{b: b, log: b.log.With("tunnel", true), loop: lp, proto: backend.ProtocolFrom(ctx),
+		wake: make(chan struct{}, 1), state: stateConnecting,
+		ded: &dedicated{raw: recv, closed: closed}}
+	c.flushFn = c.flush
+	b.lmu.Lock()
+	if b.ctx.Err() != nil {
+		c.state, c.ded.err = stateClosed, b.errClosed
+		b.lmu.Unlock()
+		closed(b.errClosed)
+		return &tunnel{c: c}
+	}
+	b.dconns.Store(c, struct{}{})
+	b.wg.Add(1)
+	go c.runDedicated()
+	b.lmu.Unlock()
+	return &tunnel{c: c}
+}
+
+// tunnel is a connection given to a client as a stream.
+type tunnel struct{ c *conn }
+
+var _ backend.Tunnel = (*tunnel)(nil)
+
+// Write queues cmd, as it is, with no reply expected.
+func (t *tunnel) Write(cmd resp.Command) {
+	c := t.c
+	c.mu.Lock()
+	if c.state == stateClosed {
+		c.mu.Unlock()
+		return
+	}
+	c.wbuf = cmd.AppendTo(c.wbuf)
+	_ = c.queued()
+}
+
+// Close closes the connection.
+func (t *tunnel) Close() { t.c.close() }
 
 // dedConn is a dedicated connection as lent to a client.
 type dedConn struct {

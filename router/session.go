@@ -49,8 +49,8 @@ type session struct {
 	dc         backend.Dedicated
 	tunnel     backend.Tunnel // MONITOR, SYNC, PSYNC: the client's connection is a stream now
 	dcBusy     atomic.Int64   // commands sent on dc whose replies are not in
-	onDC       bool         // the last command went to dc
-	sharedSent bool         // commands went to the shared connections since the last barrier
+	onDC       bool           // the last command went to dc
+	sharedSent bool           // commands went to the shared connections since the last barrier
 	parked     *parked
 	waiting    atomic.Bool // parked until dc's replies are in
 

@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/panjf2000/gnet/v2"
@@ -23,6 +24,8 @@ type Conn struct {
 	loop   *loop
 	id     uint64
 	remote net.Addr
+	local  net.Addr
+	opened time.Time
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -88,6 +91,25 @@ func (c *Conn) ID() uint64 { return c.id }
 
 // RemoteAddr returns the client's address. Safe from any goroutine.
 func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+
+// LocalAddr returns the address the client connected to. Safe from any goroutine.
+func (c *Conn) LocalAddr() net.Addr { return c.local }
+
+// Opened returns when the connection was accepted. Safe from any goroutine.
+func (c *Conn) Opened() time.Time { return c.opened }
+
+// Idle returns how long ago the connection last sent data. Loop-only.
+func (c *Conn) Idle() time.Duration { return time.Duration(c.srv.clock() - c.lastActive) }
+
+// CloseAfterReplies ends the connection as QUIT does: nothing more is read (commands
+// already read and not yet served are dropped), and the connection closes once the
+// replies of those served are written. For a command that ends its own client (CLIENT
+// KILL of itself). Loop-only.
+func (c *Conn) CloseAfterReplies() {
+	c.drop(c.next)
+	c.closing = true
+	c.in, c.inOff = nil, 0
+}
 
 // Context returns the connection's context: the one its commands are served with, which
 // is canceled when the connection closes. Safe from any goroutine.

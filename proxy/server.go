@@ -317,7 +317,7 @@ func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	}
 	s.mu.Unlock()
 
-	c := &Conn{srv: s, gc: gc, loop: l, id: connIDs.Add(1), remote: gc.RemoteAddr()}
+	c := &Conn{srv: s, gc: gc, loop: l, id: connIDs.Add(1), remote: gc.RemoteAddr(), local: gc.LocalAddr(), opened: time.Now()}
 	c.parser.Limits = s.opts.limits
 	c.lastActive = s.clock()
 	c.ctx, c.cancel = context.WithCancel(context.Background())

@@ -14,6 +14,7 @@ type Forward struct {
 	b       backend.Backend
 	ded     backend.Dedicator // nil when b cannot lend connections
 	barrier barrierer         // nil when b cannot tell
+	clients clients           // the sessions, by client ID
 }
 
 // barrierer is implemented by backends that can tell when a session's commands have

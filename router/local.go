@@ -27,10 +27,7 @@ var localHandlers = map[string]localHandler{
 	"client|info":     func(s *session, _ [][]byte) resp.Value { return resp.BulkString(s.info()) },
 	"client|setinfo":  (*session).setInfo,
 	"client|no-evict": func(*session, [][]byte) resp.Value { return resp.OK }, // the proxy evicts no client
-	"client|reply":    notYet,
-	"client|list":     notYet,
-	"client|kill":     notYet,
-	"client|unblock":  notYet,
+	"client|reply":    (*session).clientReply,
 	"acl|whoami":      (*session).whoAmI,
 	"replconf":        replconf,
 	"readonly":        noCluster,
@@ -59,12 +56,6 @@ func (s *session) local(c *command.Info, args [][]byte) resp.Value {
 var errNoCluster = resp.Error("ERR", "This instance has cluster support disabled")
 
 func noCluster(*session, [][]byte) resp.Value { return errNoCluster }
-
-// notYet answers a CLIENT subcommand the proxy does not implement for its own clients
-// yet; sending it to the server would act on the proxy's connections, not the client's.
-func notYet(_ *session, args [][]byte) resp.Value {
-	return resp.Error("ERR", "redchain: CLIENT "+strings.ToUpper(string(args[1]))+" is not supported through the proxy yet")
-}
 
 // replconf answers REPLCONF as a server answers a client that is not one of its
 // replicas: ACK, FACK and GETACK get no reply at all; the options a replica announces
@@ -160,7 +151,7 @@ func (s *session) hello(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 				s.giveBack()
 			} else {
 				s.dc.Close()
-				s.dc = nil
+				s.setDC(nil)
 			}
 		}
 		s.proto, s.name = h.proto, h.name
@@ -215,10 +206,11 @@ func helloReply(proto int, id int64) resp.Value {
 func (s *session) reset() resp.Value {
 	if s.dc != nil {
 		s.dc.Close()
-		s.dc = nil
+		s.setDC(nil)
 	}
 	s.multi, s.watch, s.db, s.proto, s.name, s.onDC = false, false, 0, 2, "", false
 	s.untracked, s.tx, s.txLen = false, nil, 0
+	s.mute, s.tracking, s.redirect = muteNone, false, 0
 	return resp.SimpleString("RESET")
 }
 

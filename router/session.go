@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -46,6 +47,12 @@ type session struct {
 	tx        []queuedLocal // commands of the transaction the proxy answers itself
 	txLen     int           // commands the transaction has queued so far
 
+	last     *command.Info // the last command served
+	mute     int           // CLIENT REPLY: muteNone, muteOff, muteSkip
+	tracking bool          // CLIENT TRACKING is on
+	redirect uint64        // its REDIRECT: a proxy client ID
+	dcPub    atomic.Pointer[dcRef]
+
 	dc         backend.Dedicated
 	tunnel     backend.Tunnel // MONITOR, SYNC, PSYNC: the client's connection is a stream now
 	dcBusy     atomic.Int64   // commands sent on dc whose replies are not in
@@ -70,6 +77,8 @@ type parked struct {
 	ctx     context.Context
 	w       proxy.ReplyWriter
 	req     *proxy.Request
+	c       *command.Info // nil: unknown to the model
+	class   command.Class
 	release func()
 }
 
@@ -130,6 +139,7 @@ func (s *session) stateful() bool {
 func (f *Forward) open(c *proxy.Conn) {
 	s := &session{f: f, c: c, proto: 2}
 	sessions.Set(c, s)
+	f.clients.add(s)
 	context.AfterFunc(c.Context(), func() { c.Post(s.closed) })
 }
 
@@ -137,6 +147,7 @@ func (f *Forward) open(c *proxy.Conn) {
 // that is blocked (BLPOP) or holds state is closed, so that the server pops nothing for
 // nobody.
 func (s *session) closed() {
+	s.f.clients.remove(s)
 	if s.tunnel != nil {
 		s.tunnel.Close()
 		s.tunnel = nil
@@ -149,14 +160,14 @@ func (s *session) closed() {
 	} else {
 		s.dc.Close()
 	}
-	s.dc = nil
+	s.setDC(nil)
 }
 
 // giveBack gives the dedicated connection back, if the session has one.
 func (s *session) giveBack() {
 	if s.dc != nil {
 		s.dc.Release()
-		s.dc = nil
+		s.setDC(nil)
 	}
 }
 
@@ -210,17 +221,26 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		w.WriteReply(refusal)
 		return
 	}
+	s.last = c
+	w = s.muted(w, c)
 	if s.proto == 2 && s.dc != nil && s.dc.Subscriptions() > 0 && !c.AllowedSubscribed() {
 		w.WriteReply(resp.Error("ERR", fmt.Sprintf("Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", c.Name)))
 		return
 	}
 	switch class := c.ClassOf(args); class {
 	case command.Local:
-		if c.Effect == command.EffectProtocol {
+		switch {
+		case c.Effect == command.EffectProtocol:
 			s.hello(ctx, w, req, c)
-			return
+		case c == clientListCommand:
+			s.clientList(w, args)
+		case c == clientKillCommand:
+			s.clientKill(w, args)
+		case c == clientUnblockCommand:
+			s.clientUnblock(ctx, w, args)
+		default:
+			w.WriteReply(s.local(c, args))
 		}
-		w.WriteReply(s.local(c, args))
 	case command.Shared, command.EveryShard:
 		if s.f.ded == nil {
 			s.f.b.Send(s.sendCtx(ctx), req.Command(), proxy.Callback(w))
@@ -231,6 +251,18 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		if s.f.ded == nil {
 			w.WriteReply(noDedicated(c))
 			return
+		}
+		switch c {
+		case trackingCommand:
+			out, redirect, refusal := s.trackingArgs(args)
+			if refusal.Type != 0 {
+				w.WriteReply(refusal)
+				return
+			}
+			s.tracking, s.redirect = bytes.EqualFold(args[2], []byte("on")), redirect
+			req.SetCommand(resp.Command{Args: out})
+		case getredirCommand, trackingInfoCommand:
+			w = s.serverIDsToProxy(w)
 		}
 		s.route(ctx, w, req, c, class)
 	case command.Control:
@@ -285,7 +317,7 @@ func (s *session) route(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		// (which a cluster binds to another node): wait for its replies, then give it
 		// back if the session holds nothing on it.
 		if s.dcBusy.Load() > 0 {
-			s.park(ctx, w, req)
+			s.park(ctx, w, req, c, class)
 			s.waiting.Store(true)
 			if s.dcBusy.Load() == 0 && s.waiting.Swap(false) { // answered meanwhile
 				s.c.Post(s.resume)
@@ -304,7 +336,7 @@ func (s *session) route(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 	// To the dedicated connection.
 	if !s.onDC && s.sharedSent && s.f.barrier != nil {
 		// Let the commands sent on the shared connection be answered first.
-		s.park(ctx, w, req)
+		s.park(ctx, w, req, c, class)
 		s.sharedSent = false
 		s.f.barrier.Barrier(s.sendCtx(ctx), func() { s.c.Post(s.resume) })
 		return
@@ -314,7 +346,7 @@ func (s *session) route(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		return
 	}
 	if s.dc == nil {
-		s.dc = s.f.ded.Dedicate(s.sendCtx(ctx), key, s.push)
+		s.setDC(s.f.ded.Dedicate(s.sendCtx(ctx), key, s.push))
 	}
 	s.onDC, s.sharedSent = true, false
 	s.sendDC(req.Command(), timeout, s.enter(c, req.Args()), proxy.Callback(w))
@@ -349,17 +381,17 @@ func (s *session) lost() {
 	}
 	if !s.clean() {
 		s.dc.Close()
-		s.dc = nil
+		s.setDC(nil)
 		_ = s.c.Close()
 		return
 	}
 	s.dc.Close() // a blocking command timed out or the connection broke: never reuse it
-	s.dc = nil
+	s.setDC(nil)
 }
 
 // park holds the client and keeps req until its lane is free.
-func (s *session) park(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request) {
-	s.parked = &parked{ctx: ctx, w: w, req: req, release: s.c.Hold()}
+func (s *session) park(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, c *command.Info, class command.Class) {
+	s.parked = &parked{ctx: ctx, w: w, req: req, c: c, class: class, release: s.c.Hold()}
 }
 
 // resume serves the parked command again, then lets the client's later commands in.
@@ -370,7 +402,9 @@ func (s *session) resume() {
 	}
 	s.parked = nil
 	if !s.c.Closed() {
-		proxy.Serve(p.ctx, proxy.HandlerFunc(s.serve), p.w, p.req)
+		proxy.Serve(p.ctx, proxy.HandlerFunc(func(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request) {
+			s.route(ctx, w, req, p.c, p.class)
+		}), p.w, p.req)
 	}
 	p.release()
 }
@@ -530,7 +564,7 @@ func (s *session) null() resp.Value {
 func (s *session) startTunnel(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request) {
 	if s.dc != nil {
 		s.dc.Close()
-		s.dc = nil
+		s.setDC(nil)
 	}
 	c := s.c
 	s.tunnel = s.f.b.(backend.Tunneler).Tunnel(s.sendCtx(ctx), nil,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -247,10 +248,17 @@ func (c *conn) dial() (net.Conn, error) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true) // Go's default already; we rely on it
 	}
-	if hello := c.b.hello[c.proto/3]; len(hello) > 0 {
+	hello := c.b.hello[c.proto/3]
+	if c.ded != nil && c.ded.raw == nil {
+		// A dedicated connection knows its ID on the server, which the server's
+		// CLIENT UNBLOCK and CLIENT TRACKING REDIRECT name it by.
+		hello = append(hello[:len(hello):len(hello)], clientIDCmd)
+	}
+	if len(hello) > 0 {
 		// Interrupt the handshake at the timeout or on Close.
 		stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
-		err = handshake(nc, hello)
+		var id int64
+		id, err = handshake(nc, hello)
 		if !stop() && err == nil {
 			err = ctx.Err() // the deadline may have been set: do not use this socket
 		}
@@ -258,19 +266,25 @@ func (c *conn) dial() (net.Conn, error) {
 			_ = nc.Close()
 			return nil, err
 		}
+		if c.ded != nil {
+			c.ded.serverID.Store(id)
+		}
 	}
 	return nc, nil
 }
 
+var clientIDCmd = resp.NewCommand("CLIENT", "ID")
+
 // handshake sends cmds and checks that each is answered +OK (HELLO: anything but an
-// error). An error reply (a wrong password, a DB out of range) is returned as an error.
-func handshake(nc net.Conn, cmds []resp.Command) error {
+// error; CLIENT ID: an integer, which it returns). An error reply (a wrong password, a
+// DB out of range) is returned as an error.
+func handshake(nc net.Conn, cmds []resp.Command) (id int64, err error) {
 	var out []byte
 	for _, cmd := range cmds {
 		out = cmd.AppendTo(out)
 	}
 	if _, err := nc.Write(out); err != nil {
-		return err
+		return 0, err
 	}
 	var p resp.ReplyParser
 	var buf []byte
@@ -278,13 +292,20 @@ func handshake(nc net.Conn, cmds []resp.Command) error {
 		for {
 			n, err := p.Next(buf)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			if n > 0 {
 				frame := string(buf[:n])
-				isHello := strings.EqualFold(string(cmd.Args[0]), "HELLO")
-				if isHello && frame[0] == '-' || !isHello && frame != "+OK\r\n" {
-					return fmt.Errorf("%s refused: %s", cmd.Args[0], strings.TrimSpace(frame))
+				name := strings.ToUpper(string(cmd.Args[0]))
+				switch {
+				case name == "HELLO" && frame[0] != '-', name != "HELLO" && frame == "+OK\r\n":
+				case name == "CLIENT":
+					// Its ID, or an error (-BUSY while a script runs): not known then.
+					if frame[0] == ':' {
+						id, _ = strconv.ParseInt(strings.TrimSpace(frame[1:]), 10, 64)
+					}
+				default:
+					return 0, fmt.Errorf("%s refused: %s", cmd.Args[0], strings.TrimSpace(frame))
 				}
 				buf = buf[n:]
 				break
@@ -293,11 +314,11 @@ func handshake(nc net.Conn, cmds []resp.Command) error {
 			m, err := nc.Read(buf[len(buf):cap(buf)])
 			buf = buf[:len(buf)+m]
 			if err != nil {
-				return err
+				return 0, err
 			}
 		}
 	}
-	return nil
+	return id, nil
 }
 
 // up marks the connection up with socket nc and returns the new generation.

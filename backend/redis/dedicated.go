@@ -36,6 +36,8 @@ type dedicated struct {
 	acc   []byte // confirmations gathered for the oldest command
 	err   error  // why the connection ended, for later commands
 
+	serverID atomic.Int64 // the connection's CLIENT ID on the server, once dialled
+
 	// A tunnel's (Backend.Tunnel): where what the server sends goes, and who hears of
 	// the end.
 	raw    func([]byte)
@@ -448,6 +450,10 @@ func (h *dedConn) Release() {
 		c.close()
 	}
 }
+
+// ServerID returns the connection's ID on the server (CLIENT ID), or 0 while it is
+// being dialled. Safe from any goroutine.
+func (h *dedConn) ServerID() int64 { return h.c.ded.serverID.Load() }
 
 // Close closes the connection; waiting commands fail with ErrClosed.
 func (h *dedConn) Close() {

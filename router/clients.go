@@ -1,0 +1,499 @@
+package router
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redchain/redchain/backend"
+	"github.com/redchain/redchain/command"
+	"github.com/redchain/redchain/proxy"
+	"github.com/redchain/redchain/proxy/resp"
+)
+
+// The CLIENT commands that name other clients (LIST, KILL, UNBLOCK, TRACKING REDIRECT)
+// speak of the proxy's clients, by the IDs the proxy gave them (CLIENT ID), never of
+// the proxy's connections to the server. A Forward keeps its sessions by ID for them.
+// What a session knows of itself is loop-only: a command about other clients asks each
+// on its own loop (Conn.Post) and gathers the answers.
+
+// clients is a Forward's sessions, by proxy client ID.
+type clients struct {
+	m sync.Map // uint64 -> *session
+}
+
+func (cs *clients) add(s *session)    { cs.m.Store(s.c.ID(), s) }
+func (cs *clients) remove(s *session) { cs.m.Delete(s.c.ID()) }
+
+func (cs *clients) get(id uint64) (*session, bool) {
+	v, ok := cs.m.Load(id)
+	if !ok {
+		return nil, false
+	}
+	return v.(*session), true
+}
+
+// all returns the sessions, by ID.
+func (cs *clients) all() []*session {
+	var out []*session
+	cs.m.Range(func(_, v any) bool {
+		out = append(out, v.(*session))
+		return true
+	})
+	slices.SortFunc(out, func(a, b *session) int { return int(a.c.ID() - b.c.ID()) })
+	return out
+}
+
+// byServerID returns the proxy ID of the client whose dedicated connection has ID id on
+// the server, or 0.
+func (cs *clients) byServerID(id int64) uint64 {
+	var found uint64
+	cs.m.Range(func(_, v any) bool {
+		if s := v.(*session); s.serverID() == id {
+			found = s.c.ID()
+			return false
+		}
+		return true
+	})
+	return found
+}
+
+// dcRef holds a session's dedicated connection, for other goroutines to see.
+type dcRef struct{ dc backend.Dedicated }
+
+// setDC changes the session's dedicated connection.
+func (s *session) setDC(dc backend.Dedicated) {
+	s.dc = dc
+	if dc == nil {
+		s.dcPub.Store(nil)
+	} else {
+		s.dcPub.Store(&dcRef{dc})
+	}
+}
+
+// serverID returns the ID on the server of the session's dedicated connection, or 0
+// when it has none (or it is still dialled). Safe from any goroutine.
+func (s *session) serverID() int64 {
+	r := s.dcPub.Load()
+	if r == nil {
+		return 0
+	}
+	if id, ok := r.dc.(interface{ ServerID() int64 }); ok {
+		return id.ServerID()
+	}
+	return 0
+}
+
+// gather asks every session, on its own loop, for what ask returns, and calls done
+// with the answers of those that still run, by ID. done runs on one of the loops.
+func (f *Forward) gather(ask func(*session) string, done func([]string)) {
+	all := f.clients.all()
+	if len(all) == 0 {
+		done(nil)
+		return
+	}
+	out := make([]string, len(all))
+	var left atomic.Int64
+	left.Store(int64(len(all)))
+	for i, s := range all {
+		s.c.Post(func() {
+			if !s.c.Closed() {
+				out[i] = ask(s)
+			}
+			if left.Add(-1) == 0 {
+				done(out)
+			}
+		})
+	}
+}
+
+// muted returns w for a command of c: one that drops the reply while CLIENT REPLY is
+// OFF, or for the command after CLIENT REPLY SKIP.
+func (s *session) muted(w proxy.ReplyWriter, c *command.Info) proxy.ReplyWriter {
+	if s.mute == muteNone || c == replyCommand {
+		return w
+	}
+	if s.mute == muteSkip {
+		s.mute = muteNone
+	}
+	return proxy.WriterFunc(func(resp.Value) bool { return w.WriteReply(resp.NoReply) })
+}
+
+// The modes of CLIENT REPLY.
+const (
+	muteNone = iota // ON
+	muteOff         // OFF: no reply at all
+	muteSkip        // SKIP: none for the next command
+)
+
+var replyCommand, _ = command.LookupArgs(resp.NewCommand("CLIENT", "REPLY").Args)
+
+// clientReply answers CLIENT REPLY ON|OFF|SKIP: the proxy drops the replies itself, as
+// they are about its connection to the client.
+func (s *session) clientReply(args [][]byte) resp.Value {
+	switch strings.ToLower(string(args[2])) {
+	case "on":
+		s.mute = muteNone
+		return resp.OK
+	case "off":
+		s.mute = muteOff
+		return resp.NoReply
+	case "skip":
+		if s.mute != muteOff {
+			s.mute = muteSkip
+		}
+		return resp.NoReply
+	}
+	return resp.Error("ERR", "syntax error")
+}
+
+// listLine describes the session as a line of CLIENT LIST. Loop-only.
+func (s *session) listLine() string {
+	flags := ""
+	subs := 0
+	if s.dc != nil {
+		subs = s.dc.Subscriptions()
+	}
+	if s.multi {
+		flags += "x"
+	}
+	if subs > 0 {
+		flags += "P"
+	}
+	if s.tunnel != nil {
+		flags += "O"
+	}
+	if s.blocked() {
+		flags += "b"
+	}
+	if s.tracking {
+		flags += "t"
+	}
+	if flags == "" {
+		flags = "N"
+	}
+	multi := -1
+	if s.multi {
+		multi = s.txLen
+	}
+	cmd := "NULL"
+	if s.last != nil {
+		cmd = s.last.Name
+	}
+	user := s.c.User()
+	if user == "" {
+		user = "default"
+	}
+	redir := int64(-1)
+	if s.tracking {
+		redir = int64(s.redirect)
+	}
+	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=0 ssub=0 multi=%d qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=%s redir=%d resp=%d lib-name=%s lib-ver=%s",
+		s.c.ID(), s.c.RemoteAddr(), s.c.LocalAddr(), s.name, int(time.Since(s.c.Opened()).Seconds()),
+		int(s.c.Idle().Seconds()), flags, s.db, subs, multi, cmd, user, redir, s.proto, s.lib[0], s.lib[1])
+}
+
+// blocked reports whether the session waits for a blocking command's reply.
+func (s *session) blocked() bool {
+	return s.dc != nil && s.dcBusy.Load() > 0 && s.last != nil && s.last.Effect == command.EffectBlock
+}
+
+// clientList answers CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id...]: the
+// proxy's clients.
+func (s *session) clientList(w proxy.ReplyWriter, args [][]byte) {
+	typ := ""
+	var ids map[uint64]bool
+	for i := 2; i < len(args); i++ {
+		switch {
+		case bytes.EqualFold(args[i], []byte("type")) && i+1 < len(args):
+			typ = strings.ToLower(string(args[i+1]))
+			switch typ {
+			case "normal", "master", "replica", "slave", "pubsub":
+			default:
+				w.WriteReply(resp.Error("ERR", "Unknown client type '"+string(args[i+1])+"'"))
+				return
+			}
+			i++
+		case bytes.EqualFold(args[i], []byte("id")) && i+1 < len(args):
+			ids = map[uint64]bool{}
+			for _, a := range args[i+1:] {
+				id, err := strconv.ParseUint(string(a), 10, 64)
+				if err != nil || id == 0 {
+					w.WriteReply(resp.Error("ERR", "Invalid client ID"))
+					return
+				}
+				ids[id] = true
+			}
+			i = len(args)
+		default:
+			w.WriteReply(resp.Error("ERR", "syntax error"))
+			return
+		}
+	}
+	s.f.gather(func(o *session) string {
+		if ids != nil && !ids[o.c.ID()] {
+			return ""
+		}
+		pubsub := o.dc != nil && o.dc.Subscriptions() > 0
+		switch typ {
+		case "master", "replica", "slave":
+			return ""
+		case "pubsub":
+			if !pubsub {
+				return ""
+			}
+		case "normal":
+			if pubsub {
+				return ""
+			}
+		}
+		return o.listLine()
+	}, func(lines []string) {
+		var b strings.Builder
+		for _, l := range lines {
+			if l != "" {
+				b.WriteString(l)
+				b.WriteByte('\n')
+			}
+		}
+		w.WriteReply(verbatim(b.String(), s.proto))
+	})
+}
+
+// killFilter is what CLIENT KILL kills.
+type killFilter struct {
+	id          uint64
+	addr, laddr string
+	user        string
+	typ         string
+	maxAge      int64
+	skipMe      bool
+}
+
+// match reports whether o is to be killed. Loop-only, on o's loop.
+func (k *killFilter) match(o *session, self uint64) bool {
+	switch {
+	case k.skipMe && o.c.ID() == self,
+		k.id != 0 && o.c.ID() != k.id,
+		k.addr != "" && o.c.RemoteAddr().String() != k.addr,
+		k.laddr != "" && o.c.LocalAddr().String() != k.laddr,
+		k.user != "" && o.c.User() != k.user && !(k.user == "default" && o.c.User() == ""),
+		k.maxAge != 0 && int64(time.Since(o.c.Opened()).Seconds()) < k.maxAge:
+		return false
+	}
+	switch k.typ {
+	case "master", "replica", "slave":
+		return false
+	case "pubsub":
+		return o.dc != nil && o.dc.Subscriptions() > 0
+	case "normal":
+		return o.dc == nil || o.dc.Subscriptions() == 0
+	}
+	return true
+}
+
+// clientKill answers CLIENT KILL addr:port, and CLIENT KILL with filters (ID, TYPE,
+// USER, ADDR, LADDR, SKIPME, MAXAGE): of the proxy's clients. A client that kills
+// itself gets the reply, then is closed.
+func (s *session) clientKill(w proxy.ReplyWriter, args [][]byte) {
+	k := killFilter{skipMe: true}
+	old := len(args) == 3
+	if old {
+		k.addr, k.skipMe = string(args[2]), false
+	} else {
+		if len(args)%2 != 0 {
+			w.WriteReply(resp.Error("ERR", "syntax error"))
+			return
+		}
+		for i := 2; i+1 < len(args); i += 2 {
+			v := string(args[i+1])
+			switch strings.ToLower(string(args[i])) {
+			case "id":
+				id, err := strconv.ParseUint(v, 10, 64)
+				if err != nil || id == 0 {
+					w.WriteReply(resp.Error("ERR", "client-id should be greater than 0"))
+					return
+				}
+				k.id = id
+			case "type":
+				k.typ = strings.ToLower(v)
+				switch k.typ {
+				case "normal", "master", "replica", "slave", "pubsub":
+				default:
+					w.WriteReply(resp.Error("ERR", "Unknown client type '"+v+"'"))
+					return
+				}
+			case "addr":
+				k.addr = v
+			case "laddr":
+				k.laddr = v
+			case "user":
+				k.user = v
+			case "skipme":
+				switch strings.ToLower(v) {
+				case "yes":
+					k.skipMe = true
+				case "no":
+					k.skipMe = false
+				default:
+					w.WriteReply(resp.Error("ERR", "syntax error"))
+					return
+				}
+			case "maxage":
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || n <= 0 {
+					w.WriteReply(resp.Error("ERR", "syntax error"))
+					return
+				}
+				k.maxAge = n
+			default:
+				w.WriteReply(resp.Error("ERR", "syntax error"))
+				return
+			}
+		}
+	}
+	self := s.c.ID()
+	s.f.gather(func(o *session) string {
+		if !k.match(o, self) {
+			return ""
+		}
+		if o == s {
+			o.c.CloseAfterReplies()
+		} else {
+			_ = o.c.Close()
+		}
+		return "1"
+	}, func(killed []string) {
+		n := 0
+		for _, x := range killed {
+			if x != "" {
+				n++
+			}
+		}
+		switch {
+		case old && n == 0:
+			w.WriteReply(resp.Error("ERR", "No such client"))
+		case old:
+			w.WriteReply(resp.OK)
+		default:
+			w.WriteReply(resp.Integer(int64(n)))
+		}
+	})
+}
+
+// clientUnblock answers CLIENT UNBLOCK id [TIMEOUT|ERROR]: the proxy's client id, if it
+// waits for a blocking command, is unblocked on the server, by its dedicated
+// connection's ID there, on a connection of its own.
+func (s *session) clientUnblock(ctx context.Context, w proxy.ReplyWriter, args [][]byte) {
+	id, err := strconv.ParseUint(string(args[2]), 10, 64)
+	if err != nil {
+		w.WriteReply(resp.Error("ERR", "value is not an integer or out of range"))
+		return
+	}
+	mode := "TIMEOUT"
+	if len(args) == 4 {
+		switch {
+		case bytes.EqualFold(args[3], []byte("timeout")):
+		case bytes.EqualFold(args[3], []byte("error")):
+			mode = "ERROR"
+		default:
+			w.WriteReply(resp.Error("ERR", "CLIENT UNBLOCK reason should be TIMEOUT or ERROR"))
+			return
+		}
+	} else if len(args) > 4 {
+		w.WriteReply(resp.Error("ERR", "syntax error"))
+		return
+	}
+	o, ok := s.f.clients.get(id)
+	if !ok || s.f.ded == nil {
+		w.WriteReply(resp.Integer(0))
+		return
+	}
+	ctx = s.sendCtx(ctx)
+	o.c.Post(func() {
+		sid := o.serverID()
+		if !o.blocked() || sid == 0 {
+			w.WriteReply(resp.Integer(0))
+			return
+		}
+		sendOnce(s.f.ded.Dedicate(ctx, nil, ignorePush), resp.NewCommand("CLIENT", "UNBLOCK", strconv.FormatInt(sid, 10), mode), proxy.Callback(w))
+	})
+}
+
+// trackingArgs returns CLIENT TRACKING's arguments with its REDIRECT, a proxy client
+// ID, replaced by the ID on the server of that client's dedicated connection, where
+// invalidation messages must go; refusal is Redis's error when there is no such
+// client there.
+func (s *session) trackingArgs(args [][]byte) (out [][]byte, redirect uint64, refusal resp.Value) {
+	for i := 3; i+1 < len(args); i++ {
+		if !bytes.EqualFold(args[i], []byte("redirect")) {
+			continue
+		}
+		id, err := strconv.ParseUint(string(args[i+1]), 10, 64)
+		if err != nil {
+			return nil, 0, resp.Error("ERR", "value is not an integer or out of range")
+		}
+		var sid int64
+		if o, ok := s.f.clients.get(id); ok {
+			sid = o.serverID()
+		}
+		if sid == 0 {
+			return nil, 0, resp.Error("ERR", "The client ID you want redirect to does not exist")
+		}
+		out = slices.Clone(args)
+		out[i+1] = strconv.AppendInt(nil, sid, 10)
+		return out, id, resp.Value{}
+	}
+	return args, 0, resp.Value{}
+}
+
+// serverIDsToProxy returns w for CLIENT GETREDIR or CLIENT TRACKINGINFO: the server's
+// client IDs in the reply become the proxy's.
+func (s *session) serverIDsToProxy(w proxy.ReplyWriter) proxy.ReplyWriter {
+	return proxy.WriterFunc(func(v resp.Value) bool {
+		d, err := v.Decode()
+		if err != nil || d.IsError() {
+			return w.WriteReply(v)
+		}
+		switch d.Type {
+		case resp.TypeInteger:
+			if d.Int > 0 {
+				d.Int = int64(s.f.clients.byServerID(d.Int))
+			}
+			return w.WriteReply(d)
+		case resp.TypeArray, resp.TypeMap:
+			for i := 0; i+1 < len(d.Elems); i += 2 {
+				if string(d.Elems[i].Str) == "redirect" && d.Elems[i+1].Type == resp.TypeInteger && d.Elems[i+1].Int > 0 {
+					d.Elems[i+1].Int = int64(s.f.clients.byServerID(d.Elems[i+1].Int))
+				}
+			}
+			return w.WriteReply(d)
+		}
+		return w.WriteReply(v)
+	})
+}
+
+// verbatim is text as Redis replies it: a verbatim string ("txt") in RESP3, a bulk
+// string in RESP2.
+func verbatim(text string, proto int) resp.Value {
+	if proto == 3 {
+		return resp.Value{Type: resp.TypeVerbatimString, Str: []byte("txt:" + text)}
+	}
+	return resp.BulkString(text)
+}
+
+// The CLIENT subcommands the router treats apart.
+var (
+	trackingCommand, _      = command.LookupArgs(resp.NewCommand("CLIENT", "TRACKING").Args)
+	getredirCommand, _      = command.LookupArgs(resp.NewCommand("CLIENT", "GETREDIR").Args)
+	clientListCommand, _    = command.LookupArgs(resp.NewCommand("CLIENT", "LIST").Args)
+	clientKillCommand, _    = command.LookupArgs(resp.NewCommand("CLIENT", "KILL").Args)
+	clientUnblockCommand, _ = command.LookupArgs(resp.NewCommand("CLIENT", "UNBLOCK").Args)
+	trackingInfoCommand, _  = command.LookupArgs(resp.NewCommand("CLIENT", "TRACKINGINFO").Args)
+)

@@ -1,0 +1,114 @@
+package router_test
+
+import (
+	"io"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/redchain/redchain/proxy/proxytest"
+	"github.com/redchain/redchain/proxy/resp"
+)
+
+// idOf returns the client ID the proxy gave c.
+func idOf(t *testing.T, c *proxytest.Client) string {
+	t.Helper()
+	v := c.Do("CLIENT", "ID")
+	if v.Type != resp.TypeInteger {
+		t.Fatalf("CLIENT ID = %s", reply(v))
+	}
+	return strconv.FormatInt(v.Int, 10)
+}
+
+// TestClientCommandsOfTheProxy checks that the CLIENT commands about other clients
+// speak of the proxy's clients, by the IDs the proxy gave them: LIST, KILL, UNBLOCK,
+// TRACKING REDIRECT and GETREDIR; and that CLIENT REPLY drops replies as Redis does.
+func TestClientCommandsOfTheProxy(t *testing.T) {
+	st := newStack(t, nil)
+	dial := func() *proxytest.Client { return proxytest.Dial(t, st.proxy.Addr()) }
+
+	t.Run("list and kill", func(t *testing.T) {
+		a, b := dial(), dial()
+		aid := idOf(t, a)
+		if got := reply(a.Do("CLIENT", "SETNAME", "alpha")); got != "+OK\r\n" {
+			t.Fatal(got)
+		}
+		list := string(b.Do("CLIENT", "LIST").Str)
+		if !strings.Contains(list, "id="+aid+" addr=") || !strings.Contains(list, "name=alpha") || !strings.Contains(list, "cmd=client|list") {
+			t.Fatalf("CLIENT LIST does not show the proxy's clients:\n%s", list)
+		}
+		if strings.Contains(list, st.redis.Addr()) {
+			t.Fatalf("CLIENT LIST shows a server connection:\n%s", list)
+		}
+		if got := string(b.Do("CLIENT", "LIST", "ID", aid).Str); strings.Count(got, "\n") != 1 || !strings.HasPrefix(got, "id="+aid+" ") {
+			t.Fatalf("CLIENT LIST ID %s = %q", aid, got)
+		}
+		if got := reply(b.Do("CLIENT", "KILL", "ID", aid)); got != ":1\r\n" {
+			t.Fatalf("CLIENT KILL ID = %q", got)
+		}
+		if _, err := a.ReadErr(); err != io.EOF {
+			t.Fatalf("the killed client reads %v, want EOF", err)
+		}
+		if got := reply(b.Do("CLIENT", "KILL", "ID", aid)); got != ":0\r\n" {
+			t.Fatalf("CLIENT KILL of a client gone = %q", got)
+		}
+		if got := reply(b.Do("CLIENT", "KILL", "127.0.0.1:1")); got != "-ERR No such client\r\n" {
+			t.Fatalf("CLIENT KILL addr of nobody = %q", got)
+		}
+	})
+
+	t.Run("unblock", func(t *testing.T) {
+		client, b := dial(), dial()
+		bid := idOf(t, client)
+		client.Send([]string{"BLPOP", "unblock:q", "0"})
+		eventually(t, "the client blocked", func() (bool, string) {
+			n := blocked(t, st)
+			return n == 1, strconv.Itoa(n) + " blocked"
+		})
+		if list := string(b.Do("CLIENT", "LIST", "ID", bid).Str); !strings.Contains(list, "flags=b") {
+			t.Errorf("CLIENT LIST of a blocked client: %q", list)
+		}
+		if got := reply(b.Do("CLIENT", "UNBLOCK", bid)); got != ":1\r\n" {
+			t.Fatalf("CLIENT UNBLOCK = %q", got)
+		}
+		if got := reply(client.Read()); got != "*-1\r\n" {
+			t.Fatalf("the unblocked BLPOP = %q", got)
+		}
+		if got := reply(b.Do("CLIENT", "UNBLOCK", bid)); got != ":0\r\n" {
+			t.Fatalf("CLIENT UNBLOCK of a client not blocked = %q", got)
+		}
+	})
+
+	t.Run("reply", func(t *testing.T) {
+		c := dial()
+		c.Send([]string{"CLIENT", "REPLY", "OFF"}, []string{"SET", "reply:x", "1"}, []string{"CLIENT", "REPLY", "ON"},
+			[]string{"CLIENT", "REPLY", "SKIP"}, []string{"SET", "reply:y", "2"}, []string{"GET", "reply:x"}, []string{"GET", "reply:y"})
+		for _, want := range []string{"+OK\r\n", "$1\r\n1\r\n", "$1\r\n2\r\n"} {
+			if got := reply(c.Read()); got != want {
+				t.Fatalf("reply %q, want %q", got, want)
+			}
+		}
+	})
+
+	t.Run("tracking redirect", func(t *testing.T) {
+		sub, tr, writer := dial(), dial(), dial()
+		sid := idOf(t, sub)
+		if got := reply(sub.Do("SUBSCRIBE", "__redis__:invalidate")); !strings.Contains(got, "__redis__:invalidate") {
+			t.Fatal(got)
+		}
+		if got := reply(tr.Do("CLIENT", "TRACKING", "on", "REDIRECT", sid)); got != "+OK\r\n" {
+			t.Fatalf("CLIENT TRACKING REDIRECT %s = %q", sid, got)
+		}
+		if got := reply(tr.Do("CLIENT", "GETREDIR")); got != ":"+sid+"\r\n" {
+			t.Fatalf("CLIENT GETREDIR = %q, want %s", got, sid)
+		}
+		tr.Do("GET", "tracked:k")
+		writer.Do("SET", "tracked:k", "v")
+		if got := reply(sub.Read()); !strings.Contains(got, "tracked:k") || !strings.Contains(got, "invalidate") {
+			t.Fatalf("invalidation = %q", got)
+		}
+		if got := reply(tr.Do("CLIENT", "TRACKING", "on", "REDIRECT", "999999")); got != "-ERR The client ID you want redirect to does not exist\r\n" {
+			t.Fatalf("REDIRECT to no client = %q", got)
+		}
+	})
+}

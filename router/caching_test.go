@@ -1,0 +1,49 @@
+package router_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/redchain/redchain/proxy/proxytest"
+)
+
+// TestClientSideCaching runs rueidis with its default options (RESP3, CLIENT TRACKING
+// ON OPTIN, a cache) through the proxy: it connects, caches a value, and sees it
+// invalidated when another client, through the proxy or straight to the server,
+// changes it.
+func TestClientSideCaching(t *testing.T) {
+	st := newStack(t, nil)
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{st.proxy.Addr()}, DisableRetry: true})
+	if err != nil {
+		t.Fatalf("rueidis through the proxy: %v", err)
+	}
+	t.Cleanup(c.Close)
+	ctx := testCtx(t)
+	other := proxytest.Dial(t, st.proxy.Addr())
+	direct := proxytest.Dial(t, st.redis.Addr())
+
+	get := func() (string, bool) {
+		t.Helper()
+		r := c.DoCache(ctx, c.B().Get().Key("csc:k").Cache(), time.Minute)
+		v, err := r.ToString()
+		if err != nil {
+			t.Fatalf("DoCache GET: %v", err)
+		}
+		return v, r.IsCacheHit()
+	}
+	for i, writer := range []*proxytest.Client{other, direct} {
+		val := []string{"one", "two"}[i]
+		if got := reply(writer.Do("SET", "csc:k", val)); got != "+OK\r\n" {
+			t.Fatal(got)
+		}
+		eventually(t, "the new value read", func() (bool, string) {
+			v, _ := get()
+			return v == val, v
+		})
+		if v, hit := get(); v != val || !hit {
+			t.Fatalf("second GET = %q, cache hit %v; want %q from the cache", v, hit, val)
+		}
+	}
+}

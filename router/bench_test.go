@@ -4,9 +4,10 @@ import (
 	"context"
 
 	"bytes"
+	"testing"
+
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/proxy/resp"
-	"testing"
 
 	redisbackend "github.com/redchain/redchain/backend/redis"
 	"github.com/redchain/redchain/internal/redistest"

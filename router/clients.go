@@ -479,6 +479,18 @@ func (s *session) serverIDsToProxy(w proxy.ReplyWriter) proxy.ReplyWriter {
 	})
 }
 
+// loggingIn returns w for AUTH or HELLO AUTH of user, passed to the server: once the
+// server accepts it, the connection's user is user (proxy.Conn.User), as an auth
+// middleware would set it.
+func (s *session) loggingIn(w proxy.ReplyWriter, user string) proxy.ReplyWriter {
+	return proxy.WriterFunc(func(v resp.Value) bool {
+		if !v.IsError() {
+			s.c.Post(func() { s.c.SetUser(user) })
+		}
+		return w.WriteReply(v)
+	})
+}
+
 // verbatim is text as Redis replies it: a verbatim string ("txt") in RESP3, a bulk
 // string in RESP2.
 func verbatim(text string, proto int) resp.Value {
@@ -492,6 +504,8 @@ func verbatim(text string, proto int) resp.Value {
 var (
 	trackingCommand, _      = command.LookupArgs(resp.NewCommand("CLIENT", "TRACKING").Args)
 	getredirCommand, _      = command.LookupArgs(resp.NewCommand("CLIENT", "GETREDIR").Args)
+	authCommand, _          = command.LookupArgs(resp.NewCommand("AUTH").Args)
+	whoAmICommand, _        = command.LookupArgs(resp.NewCommand("ACL", "WHOAMI").Args)
 	clientListCommand, _    = command.LookupArgs(resp.NewCommand("CLIENT", "LIST").Args)
 	clientKillCommand, _    = command.LookupArgs(resp.NewCommand("CLIENT", "KILL").Args)
 	clientUnblockCommand, _ = command.LookupArgs(resp.NewCommand("CLIENT", "UNBLOCK").Args)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redchain/redchain/internal/redistest"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
 )
@@ -111,4 +112,38 @@ func TestClientCommandsOfTheProxy(t *testing.T) {
 			t.Fatalf("REDIRECT to no client = %q", got)
 		}
 	})
+}
+
+// TestAuthToServerUsers logs clients in to the server's own ACL users through a proxy
+// with no auth middleware: each then runs with its user's rights, and a wrong password
+// is answered as Redis answers it.
+func TestAuthToServerUsers(t *testing.T) {
+	s := redistest.Start(t, redistest.Args(
+		"--user", "default", "on", "nopass", "~*", "&*", "+@all",
+		"--user", "alice", "on", ">alicepw", "~*", "&*", "+@all",
+		"--user", "bob", "on", ">bobpw", "~*", "+get", "+ping", "+auth", "+hello"))
+	st := newStackOn(t, s, nil)
+	alice, bob := proxytest.Dial(t, st.proxy.Addr()), proxytest.Dial(t, st.proxy.Addr())
+	direct := proxytest.Dial(t, s.Addr())
+	for _, step := range []struct {
+		c    *proxytest.Client
+		cmd  []string
+		want string
+	}{
+		{alice, []string{"AUTH", "alice", "wrong"}, reply(direct.Do("AUTH", "alice", "wrong"))},
+		{alice, []string{"AUTH", "alice", "alicepw"}, "+OK\r\n"},
+		{alice, []string{"SET", "acl:k", "v"}, "+OK\r\n"},
+		{alice, []string{"ACL", "WHOAMI"}, "$5\r\nalice\r\n"},
+		{bob, []string{"ACL", "WHOAMI"}, "$7\r\ndefault\r\n"},
+		{bob, []string{"HELLO", "2", "AUTH", "bob", "bobpw"}, "*"},
+		{bob, []string{"GET", "acl:k"}, "$1\r\nv\r\n"},
+		{bob, []string{"SET", "acl:k", "w"}, "-NOPERM"},
+		{bob, []string{"DEL", "acl:k"}, "-NOPERM"},
+		{alice, []string{"GET", "acl:k"}, "$1\r\nv\r\n"},
+	} {
+		got := reply(step.c.Do(step.cmd...))
+		if !strings.HasPrefix(got, step.want) {
+			t.Errorf("%q = %q, want %q", step.cmd, got, step.want)
+		}
+	}
 }

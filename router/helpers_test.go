@@ -36,7 +36,12 @@ type stack struct {
 // is killed.
 func newStack(t *testing.T, cfg func(*redisbackend.Config), mws ...proxy.Middleware) *stack {
 	t.Helper()
-	s := redistest.Start(t)
+	return newStackOn(t, redistest.Start(t), cfg, mws...)
+}
+
+// newStackOn is newStack in front of s.
+func newStackOn(t *testing.T, s *redistest.Server, cfg func(*redisbackend.Config), mws ...proxy.Middleware) *stack {
+	t.Helper()
 	c := redisbackend.Config{Addr: s.Addr(), Logger: testLogger(t, "backend")}
 	if cfg != nil {
 		cfg(&c)

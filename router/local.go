@@ -171,6 +171,9 @@ func (s *session) hello(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 	s.proto, s.name = h.proto, h.name
 	id := int64(s.id())
 	req.SetCommand(resp.NewCommand(cmd...))
+	if login {
+		w = s.loggingIn(w, string(h.user))
+	}
 	s.route(ctx, proxy.WriterFunc(func(v resp.Value) bool {
 		if v.IsError() {
 			s.c.Post(func() {

@@ -238,6 +238,8 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 			s.clientKill(w, args)
 		case c == clientUnblockCommand:
 			s.clientUnblock(ctx, w, args)
+		case c == whoAmICommand && s.untracked && s.dc != nil:
+			s.route(ctx, w, req, c, command.Dedicated) // logged in on the server: it knows
 		default:
 			w.WriteReply(s.local(c, args))
 		}
@@ -263,6 +265,12 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 			req.SetCommand(resp.Command{Args: out})
 		case getredirCommand, trackingInfoCommand:
 			w = s.serverIDsToProxy(w)
+		case authCommand:
+			user := "default"
+			if len(args) == 3 {
+				user = string(args[1])
+			}
+			w = s.loggingIn(w, user)
 		}
 		s.route(ctx, w, req, c, class)
 	case command.Control:

@@ -1,18 +1,16 @@
 package router_test
 
 import (
-	"context"
-
 	"bytes"
+	"context"
 	"testing"
 
 	"github.com/redchain/redchain/backend"
-	"github.com/redchain/redchain/proxy/resp"
-
 	redisbackend "github.com/redchain/redchain/backend/redis"
 	"github.com/redchain/redchain/internal/redistest"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
+	"github.com/redchain/redchain/proxy/resp"
 	"github.com/redchain/redchain/router"
 )
 

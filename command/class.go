@@ -46,8 +46,10 @@ const (
 	// FUNCTION KILL (the busy server is found by trying each), FUNCTION STATS, CLIENT
 	// UNPAUSE.
 	Control
-	// Refused commands would take the server away from every other client of the
-	// proxy: SHUTDOWN, REPLICAOF, SLAVEOF, FAILOVER, MODULE LOAD/LOADEX/UNLOAD.
+	// Refused commands get an error: SHUTDOWN, as one client of a proxy does not stop
+	// the server that every other client shares. (REPLICAOF, FAILOVER, CONFIG SET, ACL
+	// SETUSER act on the whole server too, as they do directly: deny them with a
+	// middleware, such as rewrite's Deny, where clients must not.)
 	Refused
 )
 
@@ -268,14 +270,8 @@ var rules = map[string]rule{
 	"function|stats": {class: Control},
 	"client|unpause": {class: Control},
 
-	// The server itself, which every client of the proxy shares.
-	"shutdown":      {class: Refused},
-	"replicaof":     {class: Refused},
-	"slaveof":       {class: Refused},
-	"failover":      {class: Refused},
-	"module|load":   {class: Refused},
-	"module|loadex": {class: Refused},
-	"module|unload": {class: Refused},
+	// Stopping the server that every client of the proxy shares is not for one of them.
+	"shutdown": {class: Refused},
 
 	// Keys beyond their arguments, for a namespace.
 	"flushall":     {class: EveryShard, scope: ScopeAll},

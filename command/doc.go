@@ -44,8 +44,8 @@
 //	              CLIENT UNPAUSE                                script or a paused connection:
 //	                                                            sent on a connection of their
 //	                                                            own to every server
-//	refused       SHUTDOWN, REPLICAOF, SLAVEOF, FAILOVER,       would take the server away from
-//	              MODULE LOAD/LOADEX/UNLOAD                     every other client of the proxy
+//	refused       SHUTDOWN                                      one client of a proxy does not
+//	                                                            stop the server all share
 //	unclassified  what the model does not know                  never shared: a connection of
 //	                                                            the client's own, for its life
 //

@@ -17,7 +17,7 @@
 //   - control commands (SCRIPT KILL, FUNCTION KILL, FUNCTION STATS, CLIENT UNPAUSE) go
 //     on a connection of their own to every server of the backend, so that they reach a
 //     server whose script is running ahead of what its shared connections queued;
-//   - refused commands (SHUTDOWN, REPLICAOF, FAILOVER, MODULE LOAD...) get an error;
+//   - refused commands (SHUTDOWN) get an error;
 //   - a command the model does not know runs on a connection of the client's own,
 //     which the client keeps; once [Learn] has read the server's command list, one the
 //     server does not have either gets Redis's unknown-command error here.

@@ -455,7 +455,10 @@ func (s *session) lane(c *command.Info, class command.Class, args [][]byte) (ln 
 			key = args[ch[0]]
 		}
 	case command.EffectBlock:
-		timeout, _ = c.BlockTimeout(args)
+		// Wait for the command's own timeout, and a margin for the reply to come.
+		if timeout, _ = c.BlockTimeout(args); timeout > 0 {
+			timeout += max(time.Second, timeout/10)
+		}
 		fallthrough
 	default:
 		var buf [4]int

@@ -42,6 +42,7 @@ type Conn struct {
 	closed     bool
 	keys       []any
 	user       string
+	beforeQuit []func()
 	iov        [][]byte
 	wbuf       []byte
 	lastActive int64
@@ -100,6 +101,12 @@ func (c *Conn) Opened() time.Time { return c.opened }
 
 // Idle returns how long ago the connection last sent data. Loop-only.
 func (c *Conn) Idle() time.Duration { return time.Duration(c.srv.clock() - c.lastActive) }
+
+// BeforeQuit has fn run when the client sends QUIT, before QUIT's reply is written: for
+// what must end with the client before it is told it ended (a server connection it
+// held, whose server releases the client's state when it closes), as Redis ends a
+// client before it answers QUIT. Loop-only; fn runs on the loop.
+func (c *Conn) BeforeQuit(fn func()) { c.beforeQuit = append(c.beforeQuit, fn) }
 
 // CloseAfterReplies ends the connection as QUIT does: nothing more is read (commands
 // already read and not yet served are dropped), and the connection closes once the
@@ -348,6 +355,10 @@ func (c *Conn) dispatch(now int64) {
 		if s.req.Is("quit") {
 			// QUIT is the proxy's own: answer it, drop what was pipelined after it, and
 			// close once the replies before it are out.
+			for _, fn := range c.beforeQuit {
+				fn()
+			}
+			c.beforeQuit = nil
 			s.w.WriteReply(resp.OK)
 			c.drop(c.next)
 			c.closing = true

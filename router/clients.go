@@ -50,20 +50,6 @@ func (cs *clients) all() []*session {
 	return out
 }
 
-// byServerID returns the proxy ID of the client whose dedicated connection has ID id on
-// the server, or 0.
-func (cs *clients) byServerID(id int64) uint64 {
-	var found uint64
-	cs.m.Range(func(_, v any) bool {
-		if s := v.(*session); s.serverID() == id {
-			found = s.c.ID()
-			return false
-		}
-		return true
-	})
-	return found
-}
-
 // dcRef holds a session's dedicated connection, for other goroutines to see.
 type dcRef struct{ dc backend.Dedicated }
 
@@ -454,8 +440,10 @@ func (s *session) trackingArgs(args [][]byte) (out [][]byte, redirect uint64, re
 }
 
 // serverIDsToProxy returns w for CLIENT GETREDIR or CLIENT TRACKINGINFO: the server's
-// client IDs in the reply become the proxy's.
+// client ID of the redirection in the reply becomes the proxy's.
 func (s *session) serverIDsToProxy(w proxy.ReplyWriter) proxy.ReplyWriter {
+	// The session knows whom it redirects to, also once that client is gone.
+	redirect := int64(s.redirect)
 	return proxy.WriterFunc(func(v resp.Value) bool {
 		d, err := v.Decode()
 		if err != nil || d.IsError() {
@@ -464,13 +452,13 @@ func (s *session) serverIDsToProxy(w proxy.ReplyWriter) proxy.ReplyWriter {
 		switch d.Type {
 		case resp.TypeInteger:
 			if d.Int > 0 {
-				d.Int = int64(s.f.clients.byServerID(d.Int))
+				d.Int = redirect
 			}
 			return w.WriteReply(d)
 		case resp.TypeArray, resp.TypeMap:
 			for i := 0; i+1 < len(d.Elems); i += 2 {
 				if string(d.Elems[i].Str) == "redirect" && d.Elems[i+1].Type == resp.TypeInteger && d.Elems[i+1].Int > 0 {
-					d.Elems[i+1].Int = int64(s.f.clients.byServerID(d.Elems[i+1].Int))
+					d.Elems[i+1].Int = redirect
 				}
 			}
 			return w.WriteReply(d)

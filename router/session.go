@@ -140,6 +140,7 @@ func (f *Forward) open(c *proxy.Conn) {
 	s := &session{f: f, c: c, proto: 2}
 	sessions.Set(c, s)
 	f.clients.add(s)
+	c.BeforeQuit(s.closed)
 	context.AfterFunc(c.Context(), func() { c.Post(s.closed) })
 }
 

@@ -3,7 +3,9 @@ package router_test
 import (
 	"bytes"
 	"context"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/redchain/redchain/backend"
 	redisbackend "github.com/redchain/redchain/backend/redis"
@@ -50,5 +52,41 @@ func BenchmarkRoute(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		f.ServeRESP(ctx, nopWriter{}, req)
+	}
+}
+
+// BenchmarkFirstSubscribe measures how long a new client's first SUBSCRIBE takes through
+// the proxy (connect, SUBSCRIBE, confirmation), with dedicated connections dialled
+// ahead (the default) and without, and, for comparison, a new client's first PING on
+// the shared connection: p50 and p99 in µs.
+func BenchmarkFirstSubscribe(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		warm int
+		cmd  []string
+	}{{"warm", 0, []string{"SUBSCRIBE", "first"}}, {"cold", -1, []string{"SUBSCRIBE", "first"}}, {"ping", 0, []string{"PING", "x"}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := redistest.Start(b)
+			be, err := redisbackend.New(redisbackend.Config{Addr: s.Addr(), WarmIdle: bc.warm})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { be.Close() })
+			srv := proxytest.NewServer(b, router.New(be), proxy.WithEventLoops(1))
+			proxytest.Dial(b, srv.Addr()).Do("PING") // the loop's shared connection
+			var took []time.Duration
+			for b.Loop() {
+				start := time.Now()
+				c := proxytest.Dial(b, srv.Addr())
+				if v := c.Do(bc.cmd...); v.IsError() {
+					b.Fatalf("%q = %v", bc.cmd, v)
+				}
+				took = append(took, time.Since(start))
+				c.Conn().Close()
+			}
+			slices.Sort(took)
+			b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-µs")
+			b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
+		})
 	}
 }

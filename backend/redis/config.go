@@ -21,6 +21,7 @@ const (
 	DefaultMinBackoff     = 50 * time.Millisecond
 	DefaultMaxBackoff     = 2 * time.Second
 	DefaultMaxIdle        = 16
+	DefaultWarmIdle       = 2
 )
 
 // Config configures a [Backend]. Only Addr is required; a zero field takes its default.
@@ -63,6 +64,11 @@ type Config struct {
 	// MaxIdle bounds the dedicated connections (Backend.Dedicate) kept open for reuse
 	// once given back, per event loop and protocol (default 16; negative: none kept).
 	MaxIdle int
+	// WarmIdle is how many dedicated connections are dialled ahead, per event loop
+	// and protocol, from the first use of that loop and protocol on, so that a client's
+	// first SUBSCRIBE, BLPOP or MULTI does not wait for a dial (default 2; negative:
+	// none). It is at most MaxIdle.
+	WarmIdle int
 	// Logger receives connects, disconnects and their reasons, and reconnection attempts
 	// (default: a null logger, so the backend is silent).
 	Logger hclog.Logger
@@ -105,6 +111,10 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.MaxIdle == 0 {
 		cfg.MaxIdle = DefaultMaxIdle
 	}
+	if cfg.WarmIdle == 0 {
+		cfg.WarmIdle = DefaultWarmIdle
+	}
+	cfg.WarmIdle = min(cfg.WarmIdle, cfg.MaxIdle)
 	def(&cfg.DialTimeout, DefaultDialTimeout)
 	def(&cfg.CommandTimeout, DefaultCommandTimeout)
 	def(&cfg.MinBackoff, DefaultMinBackoff)

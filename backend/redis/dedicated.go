@@ -38,6 +38,8 @@ type dedicated struct {
 
 	serverID atomic.Int64 // the connection's CLIENT ID on the server, once dialled
 
+	warm bool // dialled ahead: to the idle pool once up
+
 	// A tunnel's (Backend.Tunnel): where what the server sends goes, and who hears of
 	// the end.
 	raw    func([]byte)
@@ -264,20 +266,28 @@ func (c *conn) deliverDedicated(gen uint64, buf []byte, from int, ends []int) er
 }
 
 // Dedicate lends the session of ctx a connection of its own, on ctx's event loop and in
-// its protocol: an idle one given back earlier, or a new one, dialled in the background
-// (commands wait for it). key is not used: a single server serves every key. See
-// backend.Dedicator. Safe from any goroutine.
+// its protocol: an idle one given back earlier or dialled ahead (WarmIdle), or a new
+// one, dialled in the background (commands wait for it). key is not used: a single
+// server serves every key. See backend.Dedicator. Safe from any goroutine.
 func (b *Backend) Dedicate(ctx context.Context, _ []byte, push func(resp.Value)) backend.Dedicated {
 	lp, _ := backend.LoopFrom(ctx)
 	key := idleKey{lp, backend.ProtocolFrom(ctx)}
-	if c := b.takeIdle(key); c != nil {
+	c := b.takeIdle(key)
+	b.warm(key)
+	if c != nil {
 		c.mu.Lock()
 		c.ded.push = push
 		c.mu.Unlock()
 		return &dedConn{c: c}
 	}
-	c := &conn{b: b, log: b.log.With("dedicated", true), loop: lp, proto: key.proto,
-		wake: make(chan struct{}, 1), state: stateConnecting, ded: &dedicated{key: key, push: push}}
+	return &dedConn{c: b.dialDedicated(key, push, false)}
+}
+
+// dialDedicated makes a dedicated connection for key and dials it in the background;
+// a warm one goes to the idle pool once up.
+func (b *Backend) dialDedicated(key idleKey, push func(resp.Value), warm bool) *conn {
+	c := &conn{b: b, log: b.log.With("dedicated", true), loop: key.lp, proto: key.proto,
+		wake: make(chan struct{}, 1), state: stateConnecting, ded: &dedicated{key: key, push: push, warm: warm}}
 	c.flushFn = c.flush
 	b.lmu.Lock()
 	if b.ctx.Err() != nil {
@@ -288,7 +298,37 @@ func (b *Backend) Dedicate(ctx context.Context, _ []byte, push func(resp.Value))
 		go c.runDedicated()
 	}
 	b.lmu.Unlock()
-	return &dedConn{c: c}
+	return c
+}
+
+// warm dials connections ahead for key until WarmIdle are idle or on their way.
+func (b *Backend) warm(key idleKey) {
+	if b.cfg.WarmIdle <= 0 || b.ctx.Err() != nil {
+		return
+	}
+	b.idleMu.Lock()
+	if b.warming == nil {
+		b.warming = map[idleKey]int{}
+	}
+	n := b.cfg.WarmIdle - len(b.idle[key]) - b.warming[key]
+	if n > 0 {
+		b.warming[key] += n
+	}
+	b.idleMu.Unlock()
+	for range n {
+		b.dialDedicated(key, nil, true)
+	}
+}
+
+// warmed takes a connection dialled ahead into the idle pool once it is up, or counts
+// it out if it failed.
+func (b *Backend) warmed(c *conn, up bool) {
+	b.idleMu.Lock()
+	b.warming[c.ded.key]--
+	b.idleMu.Unlock()
+	if up {
+		b.putIdle(c)
+	}
 }
 
 // takeIdle returns an idle connection of key that is still up, or nil.
@@ -335,6 +375,9 @@ func (c *conn) runDedicated() {
 	if err == nil && c.loop != nil {
 		var quit chan struct{}
 		if quit, err = c.attach(nc); err == nil {
+			if c.ded.warm {
+				c.b.warmed(c, true)
+			}
 			c.await(quit)
 			return
 		}
@@ -343,9 +386,15 @@ func (c *conn) runDedicated() {
 		var gen uint64
 		var quit chan struct{}
 		if gen, quit, err = c.up(nc); err == nil {
+			if c.ded.warm {
+				c.b.warmed(c, true)
+			}
 			c.serve(nc, gen, quit)
 			return
 		}
+	}
+	if c.ded.warm {
+		c.b.warmed(c, false)
 	}
 	c.log.Warn("dedicated connection failed", "error", err)
 	c.mu.Lock()

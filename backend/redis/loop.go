@@ -47,6 +47,12 @@ func (b *Backend) loopConn(lp backend.Loop, proto int) *conn {
 		go c.runLoop()
 	}
 	b.lconns.Store(key, c)
+	// The loop's first client may want a connection of its own soon: have some ready.
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.warm(idleKey{lp, proto})
+	}()
 	return c
 }
 

@@ -39,7 +39,7 @@ func TestLoopPipelineOrder(t *testing.T) {
 	t.Parallel()
 	ctx := loopCtx(t)
 	s := redistest.Start(t)
-	b := newBackend(t, redis.Config{Addr: s.Addr()})
+	b := newBackend(t, redis.Config{Addr: s.Addr(), WarmIdle: -1}) // no connections dialled ahead: counted below
 	const n = 10000
 	got := make(chan string, n)
 	for range n { // the first commands wait for the loop's connection, none fails

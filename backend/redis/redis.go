@@ -29,8 +29,9 @@ type Backend struct {
 
 	// Dedicated connections (dedicated.go): those lent, and those idle, per loop.
 	dconns sync.Map // *conn -> struct{}: every dedicated connection alive
-	idle   map[idleKey][]*conn
-	idleMu sync.Mutex
+	idle    map[idleKey][]*conn
+	warming map[idleKey]int // dedicated connections dialled ahead and not up yet
+	idleMu  sync.Mutex
 
 	reconnects atomic.Uint64 // connections made again after one broke
 

@@ -28,7 +28,7 @@ type Backend struct {
 	rr     atomic.Uint64           // round-robin counter for commands without a session
 
 	// Dedicated connections (dedicated.go): those lent, and those idle, per loop.
-	dconns sync.Map // *conn -> struct{}: every dedicated connection alive
+	dconns  sync.Map // *conn -> struct{}: every dedicated connection alive
 	idle    map[idleKey][]*conn
 	warming map[idleKey]int // dedicated connections dialled ahead and not up yet
 	idleMu  sync.Mutex

@@ -462,17 +462,8 @@ func (c *Info) BlockTimeout(args [][]byte) (d time.Duration, blocks bool) {
 			return 0, true
 		}
 		arg = args[t.pos]
-	default: // after BLOCK, among the options before STREAMS
-		for i := 1; i+1 < len(args); i++ {
-			if equalFold("streams", args[i]) {
-				break
-			}
-			if equalFold("block", args[i]) {
-				arg = args[i+1]
-				break
-			}
-		}
-		if arg == nil {
+	default: // BLOCK's, among the options before STREAMS, read as XREAD reads them
+		if arg = blockOption(args, c.Name == "xreadgroup"); arg == nil {
 			return 0, false
 		}
 	}

@@ -107,6 +107,10 @@ func TestEveryCommandClassified(t *testing.T) {
 	}{
 		{"XREAD STREAMS s 0", Shared},
 		{"XREAD BLOCK 0 STREAMS s 0", Dedicated},
+		{"XREADGROUP GROUP streams c BLOCK 0 STREAMS s >", Dedicated},
+		{"XREADGROUP GROUP g streams BLOCK 0 STREAMS s >", Dedicated},
+		{"XREADGROUP GROUP g c COUNT 1 STREAMS BLOCK >", Shared},
+		{"XREAD COUNT block STREAMS s 0", Shared},
 		{"XREADGROUP GROUP g c BLOCK 10 STREAMS s >", Dedicated},
 		{"CLIENT NOSUCH", Local},
 		{"COMMAND", Shared},

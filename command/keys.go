@@ -393,28 +393,43 @@ func migrateKeys(args [][]byte, dst []int) []int {
 	return dst
 }
 
-// xreadKeys finds the streams of XREAD (group false) or XREADGROUP: the first half of
-// the arguments after STREAMS, reading the options before it as xreadCommand
-// (t_stream.c) does, up to the first one it refuses.
-func xreadKeys(args [][]byte, dst []int, group bool) []int {
-	streams := -1
-loop:
+// xreadOptions reads the options of XREAD (group false) or XREADGROUP before their
+// STREAMS, as xreadCommand (t_stream.c) does, up to the first one it refuses. It returns
+// the index of STREAMS (-1 without one) and of BLOCK's argument (0 without one).
+func xreadOptions(args [][]byte, group bool) (streams, block int) {
 	for i := 1; i < len(args); i++ {
 		left := len(args) - i - 1
 		a := args[i]
 		switch {
-		case (equalFold("block", a) || equalFold("count", a)) && left >= 1:
+		case equalFold("block", a) && left >= 1:
+			block = i + 1
+			i++
+		case equalFold("count", a) && left >= 1:
 			i++
 		case equalFold("streams", a) && left >= 1:
-			streams = i
-			break loop
+			return i, block
 		case group && equalFold("group", a) && left >= 2:
 			i += 2
 		case group && equalFold("noack", a):
 		default:
-			break loop
+			return -1, block
 		}
 	}
+	return -1, block
+}
+
+// blockOption returns the argument of XREAD's or XREADGROUP's BLOCK, or nil.
+func blockOption(args [][]byte, group bool) []byte {
+	if _, block := xreadOptions(args, group); block > 0 {
+		return args[block]
+	}
+	return nil
+}
+
+// xreadKeys finds the streams of XREAD (group false) or XREADGROUP: the first half of
+// the arguments after STREAMS (see xreadOptions).
+func xreadKeys(args [][]byte, dst []int, group bool) []int {
+	streams, _ := xreadOptions(args, group)
 	if streams < 0 {
 		return dst
 	}

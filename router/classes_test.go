@@ -50,9 +50,13 @@ func TestSameAsRedis(t *testing.T) {
 			{"NOSUCH", "a", "b"}, {"CLIENT", "NOSUCH"}, {"CLIENT"}, {"OBJECT", "nope", "k"},
 			{"GET"}, {"SET", "k"}, {"CONFIG"},
 		}, nil},
-		{"a refused command fails the transaction", [][]string{
+		{"SHUTDOWN in a transaction", [][]string{
 			{"MULTI"}, {"SET", "tx:r", "1"}, {"SHUTDOWN"}, {"EXEC"}, {"GET", "tx:r"},
-		}, []string{"*", "*", "-ERR command 'shutdown' is not allowed through the proxy\r\n", "*", "*"}},
+		}, nil},
+		{"a command the proxy refuses fails the transaction", [][]string{
+			{"MULTI"}, {"SET", "tx:h", "1"}, {"HELLO", "3"}, {"EXEC"},
+		}, []string{"*", "*", "-ERR redchain: HELLO inside MULTI is not supported\r\n",
+			"-EXECABORT Transaction discarded because of previous errors.\r\n"}},
 		{"a wrong number of arguments fails the transaction", [][]string{
 			{"MULTI"}, {"SET", "tx:a", "1"}, {"GET"}, {"EXEC"}, {"GET", "tx:a"},
 		}, nil},

@@ -52,7 +52,7 @@ func (s *session) queue(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		s.txLen++
 		w.WriteReply(resp.Queued)
 		return
-	case class == command.Refused:
+	case class == command.Refused && !c.Flags.Has(command.NoMulti):
 		s.fail(ctx, w, req, refused(c))
 		return
 	case class == command.Local, c.Effect == command.EffectSubscribe, c.Effect == command.EffectUnsubscribe:

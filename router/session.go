@@ -196,10 +196,7 @@ const (
 // serve routes one command by its class (see package command).
 func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request) {
 	if s.tunnel != nil {
-		// The connection is a stream of the server's: commands go as they are, and
-		// whatever the server answers comes back in the stream.
-		s.tunnel.Write(req.Command())
-		w.WriteReply(resp.NoReply)
+		s.toTunnel(w, req)
 		return
 	}
 	args := req.Args()
@@ -582,6 +579,23 @@ func (s *session) startTunnel(ctx context.Context, w proxy.ReplyWriter, req *pro
 	s.tunnel = s.f.b.(backend.Tunneler).Tunnel(s.sendCtx(ctx), nil,
 		func(b []byte) { c.Push(resp.Raw(b)) },
 		func(error) { c.Post(func() { _ = c.Close() }) })
+	s.tunnel.Write(req.Command())
+	w.WriteReply(resp.NoReply)
+}
+
+// toTunnel sends a command of a client whose connection is a stream of the server's
+// (after MONITOR, SYNC, PSYNC): as it is, and whatever the server answers comes back in
+// the stream. A command the server must not run for this client, as it would act on
+// other connections than the client's own (SHUTDOWN, and CLIENT KILL, UNBLOCK and LIST,
+// which name the server's connections there), cannot be answered in the middle of the
+// stream either: the client is disconnected.
+func (s *session) toTunnel(w proxy.ReplyWriter, req *proxy.Request) {
+	c, _ := command.LookupArgs(req.Args())
+	if c != nil && (c.ClassOf(req.Args()) == command.Refused || c == clientKillCommand || c == clientUnblockCommand || c == clientListCommand) {
+		w.WriteReply(resp.NoReply)
+		s.c.CloseAfterReplies()
+		return
+	}
 	s.tunnel.Write(req.Command())
 	w.WriteReply(resp.NoReply)
 }

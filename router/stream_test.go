@@ -105,3 +105,29 @@ func TestSync(t *testing.T) {
 		stream.Write(buf[:m])
 	}
 }
+
+// TestMonitorThenRefused checks that a client whose connection became a stream
+// (MONITOR) cannot have the server run, in its stead, what the proxy refuses or answers
+// itself: SHUTDOWN and CLIENT KILL end the monitoring client, and the server and the
+// other clients go on.
+func TestMonitorThenRefused(t *testing.T) {
+	st := newStack(t, nil)
+	other := proxytest.Dial(t, st.proxy.Addr())
+	for _, cmd := range [][]string{{"SHUTDOWN", "NOSAVE"}, {"CLIENT", "KILL", "TYPE", "normal"}} {
+		m := proxytest.Dial(t, st.proxy.Addr())
+		if got := reply(m.Do("MONITOR")); got != "+OK\r\n" {
+			t.Fatalf("MONITOR = %q", got)
+		}
+		m.Send(cmd)
+		for {
+			if _, err := m.ReadErr(); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("after %q the monitoring client reads %v, want EOF", cmd, err)
+			}
+		}
+		if got := reply(other.Do("PING")); got != "+PONG\r\n" {
+			t.Fatalf("PING of another client after %q = %q", cmd, got)
+		}
+	}
+}

@@ -197,6 +197,7 @@ func testMoved(t *testing.T, c *redistest.Cluster) {
 	// No periodic refresh: only the -MOVED can tell the backend.
 	b := newBackend(t, cluster.Config{Seeds: c.Seeds(), RefreshInterval: time.Hour})
 	p := proxyFor(t, b)
+	refreshes := b.Counters().Refreshes
 	const slot = 777
 	keys := redistest.KeysInSlot(slot, 5)
 	for i, k := range keys {
@@ -222,6 +223,15 @@ func testMoved(t *testing.T, c *redistest.Cluster) {
 	if got := b.Counters().Moved; got != 1 {
 		t.Fatalf("Moved = %d after more commands, want still 1: the map was not updated", got)
 	}
+
+	// The refresh the -MOVED asked for comes: after it, only the next -MOVED can tell
+	// the backend of the next move.
+	poll(t, wait, func() string {
+		if got := b.Counters().Refreshes; got <= refreshes {
+			return fmt.Sprintf("refreshes %d, still %d", got, refreshes)
+		}
+		return ""
+	})
 
 	// Through the proxy (event-loop connections) too, on another slot.
 	const slot2 = 15000

@@ -57,6 +57,9 @@ type Conn struct {
 	stamp    uint64      // completions so far: orders pushes among replies
 	oob      []pushFrame // pushes not yet written
 	oobBytes int
+	bypassed []string // see Request.Bypassed
+
+	nBypassed atomic.Int32 // len(bypassed), read without mu
 }
 
 // pushFrame is a frame written out of band (Conn.Push), after the replies completed before it.
@@ -268,6 +271,8 @@ func (c *Conn) push() *slot {
 	}
 	s := c.ring[c.tail&uint64(len(c.ring)-1)]
 	s.req.seq = c.tail
+	s.req.reached.Store(false)
+	s.req.bypassed = nil
 	s.preset = false
 	c.tail++
 	c.loop.inflight++
@@ -400,6 +405,10 @@ func (c *Conn) complete(w *slotWriter, v resp.Value) bool {
 		c.srv.rejected(c, late)
 		return false
 	}
+	if !s.req.reached.Load() && !s.preset {
+		c.bypassed = append(c.bypassed, string(s.req.name)) // rare: a middleware answered
+		c.nBypassed.Store(int32(len(c.bypassed)))
+	}
 	s.out = v.AppendTo(s.out[:0])
 	s.open = false
 	s.done = true
@@ -407,6 +416,20 @@ func (c *Conn) complete(w *slotWriter, v resp.Value) bool {
 	s.stamp = c.stamp
 	c.unlockAndWake()
 	return true
+}
+
+// takeBypassed returns the names of the commands answered before they reached the end
+// of the chain, since the last call. Loop-only.
+func (c *Conn) takeBypassed() []string {
+	if c.nBypassed.Load() == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	b := c.bypassed
+	c.bypassed = nil
+	c.nBypassed.Store(0)
+	c.mu.Unlock()
+	return b
 }
 
 // unlockAndWake releases c.mu and, unless the loop is already working on c or has it

@@ -70,7 +70,7 @@ type ConnObserver interface {
 // part that does.
 func Chain(h Handler, mws ...Middleware) Handler {
 	ch := &chain{}
-	ch.first = h
+	ch.first = end{h}
 	for i := len(mws) - 1; i >= 0; i-- {
 		ch.first = &link{mw: mws[i], next: ch.first}
 	}
@@ -99,6 +99,15 @@ func (ch *chain) ObserveConn(ctx context.Context, c *Conn) context.Context {
 		ctx = o.ObserveConn(ctx, c)
 	}
 	return ctx
+}
+
+// end is the handler at the end of a chain: it marks the requests that reach it (see
+// Request.Bypassed).
+type end struct{ h Handler }
+
+func (e end) ServeRESP(ctx context.Context, w ReplyWriter, req *Request) {
+	req.arrive()
+	e.h.ServeRESP(ctx, w, req)
 }
 
 // link binds one middleware to what follows it. Links are built once by Chain; the

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"sync/atomic"
+
 	"github.com/redchain/redchain/proxy/resp"
 )
 
@@ -12,6 +14,28 @@ type Request struct {
 	seq  uint64
 	cmd  resp.Command
 	name []byte // lower-case command name
+
+	reached  atomic.Bool // it reached the end of a Chain
+	bypassed []string    // see Bypassed
+}
+
+// Bypassed returns the names (lower case) of the commands of the request's connection
+// that came after the previous command to reach the end of a [Chain] (its handler, such
+// as the router) and were answered before they reached it: a middleware refused them
+// (a rate limit, a denied command) or answered them itself. They are oldest first; nil
+// for most requests. The end of a chain reads it to keep the state those commands
+// would have changed, as Redis keeps it: a command answered so inside a transaction
+// must fail the transaction, an EXEC answered so must end it. It is set when the
+// request reaches the end of a chain. Loop-only.
+func (r *Request) Bypassed() []string { return r.bypassed }
+
+// arrive marks the request as having reached the end of a chain, and takes the names of
+// the commands that did not since the last one that did.
+func (r *Request) arrive() {
+	r.reached.Store(true)
+	if r.conn != nil {
+		r.bypassed = r.conn.takeBypassed()
+	}
 }
 
 // Conn returns the client connection the command came from.

@@ -78,6 +78,32 @@ func (s *session) queue(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 	s.route(ctx, w, req, c, command.Dedicated)
 }
 
+// bypassedInMulti keeps the transaction as Redis would keep it when commands of the
+// client were answered by a middleware before they reached the router (see
+// proxy.Request.Bypassed): an EXEC or DISCARD answered so ended the transaction for the
+// client, so it is discarded on the server; any other command answered so fails the
+// transaction, as a command Redis refuses at queue time does.
+func (s *session) bypassedInMulti(names []string) {
+	for _, name := range names {
+		c, ok := command.Lookup([]byte(name))
+		switch {
+		case ok && (c.Effect == command.EffectExec || c.Effect == command.EffectDiscard):
+			s.sendDC(discardCmd, 0, nil, ignoreReply)
+			s.multi, s.watch, s.tx = false, false, nil
+			return
+		case ok && !c.Queued():
+			// MULTI, WATCH: Redis answers them at once, and they do not fail it.
+		default:
+			s.sendDC(poison, 0, nil, ignoreReply)
+		}
+	}
+}
+
+var discardCmd = resp.NewCommand("DISCARD")
+
+// ignoreReply is the callback of a command whose reply the client never sees.
+func ignoreReply(resp.Value, error) {}
+
 // poison is a command every server refuses at queue time (wrong number of arguments),
 // failing the transaction it is sent in.
 var poison = resp.NewCommand("ECHO")

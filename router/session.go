@@ -199,6 +199,9 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		s.toTunnel(w, req)
 		return
 	}
+	if s.multi && s.f.ded != nil && len(req.Bypassed()) > 0 {
+		s.bypassedInMulti(req.Bypassed())
+	}
 	args := req.Args()
 	c, refusal := command.Check(args)
 	if s.multi && s.f.ded != nil {

@@ -1,6 +1,7 @@
 package router_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
 )
@@ -509,6 +511,47 @@ func TestHelloAnywhere(t *testing.T) {
 		got := reply(c.Do(strings.Fields(step[0])...))
 		if want := step[1]; len(want) == 1 && !strings.HasPrefix(got, want) || len(want) > 1 && got != want {
 			t.Errorf("%s = %q, want %q", step[0], got, want)
+		}
+	}
+}
+
+// TestTransactionsWhateverTheChain has a middleware answer commands of a transaction
+// before they reach the router, as a rate limit or a denied command does: a command so
+// answered fails the transaction (EXEC answers EXECABORT), as one Redis refuses does,
+// and an EXEC so answered ends it, so that the client's next command is not queued.
+func TestTransactionsWhateverTheChain(t *testing.T) {
+	refuse := proxy.MiddlewareFunc(func(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler) {
+		if req.Is("incr") || req.Is("exec") && len(req.Args()) == 1 && strings.HasPrefix(req.Conn().RemoteAddr().String(), "127.0.0.2") {
+			w.WriteReply(resp.Error("ERR", "refused by a middleware"))
+			return
+		}
+		next.ServeRESP(ctx, w, req)
+	})
+	st := newStack(t, nil, refuse)
+	c := proxytest.Dial(t, st.proxy.Addr())
+	for _, step := range [][2]string{
+		{"MULTI", "+OK\r\n"},
+		{"SET chain:a 1", "+QUEUED\r\n"},
+		{"INCR chain:a", "-ERR refused by a middleware\r\n"},
+		{"EXEC", "-EXECABORT Transaction discarded because of previous errors.\r\n"},
+		{"GET chain:a", "$-1\r\n"},
+	} {
+		if got := reply(c.Do(strings.Fields(step[0])...)); got != step[1] {
+			t.Errorf("%s = %q, want %q", step[0], got, step[1])
+		}
+	}
+	d := proxytest.DialFrom(t, st.proxy.Addr(), "127.0.0.2") // its EXEC is refused
+	for _, step := range [][2]string{
+		{"MULTI", "+OK\r\n"},
+		{"SET chain:b 1", "+QUEUED\r\n"},
+		{"EXEC", "-ERR refused by a middleware\r\n"},
+		{"SET chain:c 1", "+OK\r\n"},
+		{"GET chain:b", "$-1\r\n"},
+		{"MULTI", "+OK\r\n"},
+		{"DISCARD", "+OK\r\n"},
+	} {
+		if got := reply(d.Do(strings.Fields(step[0])...)); got != step[1] {
+			t.Errorf("%s = %q, want %q", step[0], got, step[1])
 		}
 	}
 }

@@ -224,13 +224,13 @@ func (a *Auth) serveHello(ctx context.Context, w proxy.ReplyWriter, req *proxy.R
 		w.WriteReply(errNoProto)
 		return
 	}
-	var name, password []byte
+	var logins [][2][]byte // every AUTH option: Redis checks each, in order
 	rest := [][]byte{args[0], args[1]}
 	for j := 2; j < len(args); j++ {
 		more := len(args) - 1 - j
 		switch opt := args[j]; {
 		case bytes.EqualFold(opt, []byte("auth")) && more >= 2:
-			name, password = args[j+1], args[j+2]
+			logins = append(logins, [2][]byte{args[j+1], args[j+2]})
 			j += 2
 		case bytes.EqualFold(opt, []byte("setname")) && more >= 1:
 			rest = append(rest, args[j], args[j+1])
@@ -240,26 +240,41 @@ func (a *Auth) serveHello(ctx context.Context, w proxy.ReplyWriter, req *proxy.R
 			return
 		}
 	}
-	if name == nil {
+	if len(logins) == 0 {
 		next.ServeRESP(ctx, w, req)
 		return
 	}
+	a.helloLogins(ctx, w, req, next, rest, logins)
+}
+
+// helloLogins checks the AUTH options of a HELLO one after the other, as Redis does: the
+// first that fails answers -WRONGPASS; once all succeed, the client is the last one's
+// user, and HELLO, without them, goes on.
+func (a *Auth) helloLogins(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler, rest [][]byte, logins [][2][]byte) {
 	c := req.Conn()
+	name, password := logins[0][0], logins[0][1]
+	done := func(user string, later bool) {
+		a.grant(c, user)
+		switch {
+		case len(logins) > 1:
+			a.helloLogins(ctx, w, req, next, rest, logins[1:])
+		case later:
+			req.SetCommand(resp.Command{Args: rest})
+			proxy.Serve(ctx, next, w, req) // later, from Post: a panic below still gets its reply
+		default:
+			req.SetCommand(resp.Command{Args: rest})
+			next.ServeRESP(ctx, w, req)
+		}
+	}
 	if u, decided := a.static(name, password); decided {
 		if u == nil {
 			w.WriteReply(errWrongPass)
 			return
 		}
-		a.grant(c, u.name)
-		req.SetCommand(resp.Command{Args: rest})
-		next.ServeRESP(ctx, w, req)
+		done(u.name, false)
 		return
 	}
-	a.checkAsync(ctx, c, w, string(name), string(password), func(userName string) {
-		a.grant(c, userName)
-		req.SetCommand(resp.Command{Args: rest})
-		proxy.Serve(ctx, next, w, req) // later, from Post: a panic below still gets its reply
-	})
+	a.checkAsync(ctx, c, w, string(name), string(password), func(user string) { done(user, true) })
 }
 
 // grant records that c authenticated as name.

@@ -44,11 +44,27 @@
 // popped for nobody. If a dedicated connection holding state breaks, the client is
 // disconnected, as a failing server would.
 //
+// HELLO may switch the protocol in any state: a dedicated connection that holds the
+// client's state switches with it. Without an auth middleware in the chain, AUTH and
+// HELLO AUTH log the client in to the server's own ACL users, on a dedicated connection
+// kept for the client's life, so that the server's rules apply to it; the connection's
+// user (proxy.Conn.User) is then the server's.
+//
 // In a transaction the server queues the client's commands; the proxy's own (CLIENT
-// SETNAME, ECHO's kin) are queued by the router and their replies put into EXEC's, and
-// a command the router refuses fails the transaction as a command Redis refuses at
-// queue time does (EXEC answers EXECABORT). MONITOR, SYNC, PSYNC and CLIENT REPLY,
-// LIST, KILL and UNBLOCK are not supported yet, and are refused.
+// SETNAME, CLIENT ID...) are queued by the router and their replies put into EXEC's; a
+// command the router refuses, or one a middleware answered before it reached the router
+// (proxy.Request.Bypassed), fails the transaction as a command Redis refuses at queue
+// time does (EXEC answers EXECABORT), and an EXEC or DISCARD a middleware answered ends
+// it on the server too.
+//
+// # Streams and the proxy's clients
+//
+// MONITOR, SYNC and PSYNC make the client's connection a stream of a server connection
+// of its own (backend.Tunneler), in both directions: redis-cli monitor and a replica's
+// replication stream work through the proxy. CLIENT ID, LIST, KILL, UNBLOCK, INFO, REPLY
+// and TRACKING's REDIRECT speak of the proxy's clients, by the IDs the proxy gave them;
+// no client can list or kill the proxy's connections to the server. A client's
+// dedicated connections and streams end before its QUIT is answered.
 //
 // # Threading
 //

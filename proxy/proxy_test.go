@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -410,6 +411,43 @@ func TestShutdownFinishesInflight(t *testing.T) {
 	}
 	if err := <-errc; err != proxy.ErrServerClosed {
 		t.Fatalf("ListenAndServe: %v", err)
+	}
+}
+
+// TestRestartOnSameAddress starts a server again on the address of one that closed its
+// clients' connections (which leaves them in TIME_WAIT on the server's side), as an
+// operator restarting a proxy does: it must bind, as Redis does (SO_REUSEADDR).
+func TestRestartOnSameAddress(t *testing.T) {
+	t.Parallel()
+	addr := ""
+	for range 2 {
+		srv := proxy.New(proxy.HandlerFunc(func(_ context.Context, w proxy.ReplyWriter, req *proxy.Request) {
+			w.WriteReply(echoValue(req))
+		}))
+		errc := make(chan error, 1)
+		go func() { errc <- srv.ListenAndServe(cmp.Or(addr, "127.0.0.1:0")) }()
+		<-srv.Ready()
+		if srv.Addr() == nil {
+			t.Fatalf("listen on %s: %v", addr, <-errc)
+		}
+		addr = srv.Addr().String()
+		c := proxytest.Dial(t, addr)
+		if got := c.Do("ECHO", "x"); string(got.Str) != "x" {
+			t.Fatalf("ECHO = %q", got.Str)
+		}
+		c.Send([]string{"QUIT"})
+		c.Read()
+		if _, err := c.ReadErr(); err != io.EOF {
+			t.Fatalf("after QUIT: %v, want EOF", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), proxytest.Timeout)
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+		cancel()
+		if err := <-errc; err != proxy.ErrServerClosed {
+			t.Fatalf("ListenAndServe: %v", err)
+		}
 	}
 }
 

@@ -96,6 +96,7 @@ func (s *Server) ListenAndServe(addr string) error {
 		gnet.WithNumEventLoop(s.opts.loops),
 		gnet.WithMulticore(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithReuseAddr(true), // a restarted proxy binds past its old connections' TIME_WAIT
 		gnet.WithTicker(false),
 		gnet.WithLogger(gnetLogger{s.opts.logger.Named("gnet")}),
 	)

@@ -102,3 +102,21 @@ type ShardDedicator interface {
 	// out of range gives a connection whose commands fail with ErrUnavailable.
 	DedicateShard(ctx context.Context, i int, push func(resp.Value)) Dedicated
 }
+
+// Unavailable is a Dedicated connection to no server: each command sent on it fails
+// with ErrUnavailable. Backends lend it where no server can take the connection.
+type Unavailable struct{}
+
+// Send calls done with ErrUnavailable.
+func (Unavailable) Send(_ resp.Command, _ time.Duration, done func(resp.Value, error)) {
+	done(resp.Value{}, ErrUnavailable)
+}
+
+// Subscriptions returns 0.
+func (Unavailable) Subscriptions() int { return 0 }
+
+// Release does nothing.
+func (Unavailable) Release() {}
+
+// Close does nothing.
+func (Unavailable) Close() {}

@@ -45,7 +45,7 @@ func (b *Backend) DedicateShard(ctx context.Context, i int, push func(resp.Value
 	d := &dedicated{b: b, ctx: ctx, push: push, slot: -1}
 	t := b.topo.Load()
 	if t == nil || i < 0 || i >= len(t.shards) {
-		d.inner = unavailable{}
+		d.inner = backend.Unavailable{}
 		return d
 	}
 	d.bindNode(t.shards[i].primary)
@@ -89,7 +89,7 @@ func (d *dedicated) bindNode(n *node) {
 		ded, ok = n.b.(backend.Dedicator)
 	}
 	if !ok {
-		d.inner = unavailable{}
+		d.inner = backend.Unavailable{}
 		return
 	}
 	d.inner = ded.Dedicate(d.ctx, nil, d.push)
@@ -226,16 +226,6 @@ func (d *dedicated) end(how func(backend.Dedicated)) {
 		how(inner)
 	}
 }
-
-// unavailable is the connection of a slot no reachable node serves.
-type unavailable struct{}
-
-func (unavailable) Send(_ resp.Command, _ time.Duration, done func(resp.Value, error)) {
-	done(resp.Value{}, backend.ErrUnavailable)
-}
-func (unavailable) Subscriptions() int { return 0 }
-func (unavailable) Release()           {}
-func (unavailable) Close()             {}
 
 // barrierer is a node backend that can tell when a session's commands are answered.
 type barrierer interface {

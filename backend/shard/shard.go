@@ -8,7 +8,6 @@ import (
 	"math"
 	"net"
 	"slices"
-	"time"
 
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/backend/redis"
@@ -337,20 +336,10 @@ func (b *Backend) SendShard(ctx context.Context, i int, cmd resp.Command, done f
 // backend.ShardDedicator. Safe from any goroutine.
 func (b *Backend) DedicateShard(ctx context.Context, i int, push func(resp.Value)) backend.Dedicated {
 	if i < 0 || i >= len(b.backends) {
-		return unavailable{}
+		return backend.Unavailable{}
 	}
 	return b.backends[i].Dedicate(ctx, nil, push)
 }
-
-// unavailable is the connection to a server out of range.
-type unavailable struct{}
-
-func (unavailable) Send(_ resp.Command, _ time.Duration, done func(resp.Value, error)) {
-	done(resp.Value{}, backend.ErrUnavailable)
-}
-func (unavailable) Subscriptions() int { return 0 }
-func (unavailable) Release()           {}
-func (unavailable) Close()             {}
 
 // Close closes every server's backend, waiting for their goroutines, and returns nil
 // (backend/redis's Close cannot fail; errors, if any ever come, are joined). Later Sends

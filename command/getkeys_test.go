@@ -1,33 +1,15 @@
 package command
 
 import (
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/redchain/redchain/internal/cmdgen"
 	"github.com/redchain/redchain/internal/redistest"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
 )
-
-// testSeed is the seed of the generated invocations: REDCHAIN_SEED, or the time.
-func testSeed(t *testing.T) uint64 {
-	t.Helper()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("REDCHAIN_SEED"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("REDCHAIN_SEED=%q: %v", s, err)
-		}
-		seed = n
-	}
-	t.Logf("seed %d (set REDCHAIN_SEED to replay)", seed)
-	return seed
-}
 
 // ownParsers are the commands whose keys Keys finds as the command itself reads its
 // arguments, where Redis's COMMAND GETKEYS may name others (see Keys).
@@ -49,7 +31,7 @@ func TestKeysAgainstGetkeys(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	docs := cmdgen.Fetch(t, srv.Addr())
-	g := cmdgen.New(testSeed(t), 0.25)
+	g := cmdgen.New(cmdgen.Seed(t), 0.25)
 	var invs [][]string
 	commands := 0
 	for _, name := range docs.Names() {

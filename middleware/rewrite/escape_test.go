@@ -3,10 +3,7 @@ package rewrite_test
 import (
 	"fmt"
 	"maps"
-	"net"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -109,7 +106,7 @@ const (
 // keys, the unprefixed ones, B's function library and script must be as they were.
 func TestNamespaceNoEscape(t *testing.T) {
 	t.Parallel()
-	seed := escapeSeed(t)
+	seed := cmdgen.Seed(t)
 	st := newStack(t, newRewrite(t, rewrite.Config{Prefix: tenantA}))
 	e := &escaper{t: t, proxyAddr: st.proxy.Addr(), serverAddr: st.redis.Addr(), dbs: map[string]*proxytest.Client{}}
 	docs := cmdgen.Fetch(t, e.serverAddr)
@@ -184,21 +181,6 @@ func TestNamespaceNoEscape(t *testing.T) {
 	if e.refused < 100 || e.ok < 500 {
 		t.Errorf("only %d refused and %d succeeded: the attack is too weak to prove anything", e.refused, e.ok)
 	}
-}
-
-// escapeSeed is the seed of the generated invocations: REDCHAIN_SEED, or the time.
-func escapeSeed(t *testing.T) uint64 {
-	t.Helper()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("REDCHAIN_SEED"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("REDCHAIN_SEED=%q: %v", s, err)
-		}
-		seed = n
-	}
-	t.Logf("seed %d (set REDCHAIN_SEED to replay)", seed)
-	return seed
 }
 
 // attempt is a known escape: commands sent in order on one connection, and what each
@@ -345,7 +327,7 @@ type escaper struct {
 	proxyAddr, serverAddr string
 	w                     *cmdgen.Watcher
 	dbs                   map[string]*proxytest.Client // direct to the server, by database
-	shared                *conn                        // the proxy connection for kindShared
+	shared                conn                         // the proxy connection for kindShared
 	before                map[string]keyState          // "db:key" of otherKeys
 	sha                   string                       // of tBscript
 	lastLabel             string                       // the last batch checked
@@ -546,7 +528,7 @@ func refusedByNamespace(v resp.Value) bool {
 
 // runShared sends args on the connection of the commands that answer at once.
 func (e *escaper) runShared(args []string) *result {
-	if e.shared == nil {
+	if e.shared.Client == nil {
 		e.shared = e.dial()
 	}
 	r := &result{args: args}
@@ -557,7 +539,7 @@ func (e *escaper) runShared(args []string) *result {
 	if r.err != nil {
 		e.t.Logf("%q: no reply within %v (%v): a new connection for the next", args, replyWait, r.err)
 		e.shared.close()
-		e.shared = nil
+		e.shared = conn{}
 	}
 	return r
 }
@@ -565,7 +547,7 @@ func (e *escaper) runShared(args []string) *result {
 // runParallel sends each invocation on a new connection, all at once, and reads one
 // reply of each until wait has passed, then closes the connections.
 func (e *escaper) runParallel(batch []*result, wait time.Duration) {
-	conns := make([]*conn, len(batch))
+	conns := make([]conn, len(batch))
 	for i, r := range batch {
 		conns[i] = e.dial()
 		r.sent = 1
@@ -575,7 +557,7 @@ func (e *escaper) runParallel(batch []*result, wait time.Duration) {
 	deadline := time.Now().Add(wait)
 	for i, r := range batch {
 		if r.err == nil {
-			r.reply, r.err = conns[i].read(deadline)
+			r.reply, r.err = conns[i].ReadBefore(deadline)
 		}
 		e.count(r.reply, r.err)
 		conns[i].close()
@@ -636,52 +618,23 @@ func (e *escaper) final() {
 
 // conn is a raw client connection to the proxy whose reads have a deadline, so that a
 // command that blocks, or gets no reply, does not hang the attacker.
-type conn struct {
-	c   net.Conn
-	buf []byte
-	rp  resp.ReplyParser
-}
+type conn struct{ *proxytest.Client }
 
-func (e *escaper) dial() *conn {
-	return &conn{c: proxytest.Dial(e.t, e.proxyAddr).Conn()}
-}
+func (e *escaper) dial() conn { return conn{proxytest.Dial(e.t, e.proxyAddr)} }
 
-func (c *conn) close() { c.c.Close() }
+func (c conn) close() { c.Conn().Close() }
 
-func (c *conn) send(args []string) error {
-	_ = c.c.SetWriteDeadline(time.Now().Add(replyWait))
-	_, err := c.c.Write(resp.NewCommand(args...).AppendTo(nil))
+// send writes a command, failing as the connection does rather than the test: a command
+// may have made the proxy close it.
+func (c conn) send(args []string) error {
+	_ = c.Conn().SetWriteDeadline(time.Now().Add(replyWait))
+	_, err := c.Conn().Write(resp.NewCommand(args...).AppendTo(nil))
 	return err
 }
 
-func (c *conn) do(args []string, deadline time.Time) (resp.Value, error) {
+func (c conn) do(args []string, deadline time.Time) (resp.Value, error) {
 	if err := c.send(args); err != nil {
 		return resp.Value{}, err
 	}
-	return c.read(deadline)
-}
-
-// read reads one reply, waiting until deadline at most.
-func (c *conn) read(deadline time.Time) (resp.Value, error) {
-	_ = c.c.SetReadDeadline(deadline)
-	chunk := make([]byte, 16<<10)
-	for {
-		if len(c.buf) > 0 {
-			n, err := c.rp.Next(c.buf)
-			if err != nil {
-				return resp.Value{}, err
-			}
-			if n > 0 {
-				v, _, err := resp.ParseValue(c.buf[:n], resp.Limits{})
-				v = v.Clone()
-				c.buf = c.buf[n:]
-				return v, err
-			}
-		}
-		m, err := c.c.Read(chunk)
-		c.buf = append(c.buf, chunk[:m]...)
-		if err != nil && m == 0 {
-			return resp.Value{}, err
-		}
-	}
+	return c.ReadBefore(deadline)
 }

@@ -127,7 +127,13 @@ func (c *Client) Read() resp.Value {
 // ReadErr reads one reply, returning the error (io.EOF when the server closed the
 // connection) instead of failing the test.
 func (c *Client) ReadErr() (resp.Value, error) {
-	_ = c.conn.SetReadDeadline(time.Now().Add(Timeout))
+	return c.ReadBefore(time.Now().Add(Timeout))
+}
+
+// ReadBefore is ReadErr waiting until deadline at most: for a test that expects no
+// reply, or one that a command which blocks may withhold.
+func (c *Client) ReadBefore(deadline time.Time) (resp.Value, error) {
+	_ = c.conn.SetReadDeadline(deadline)
 	for {
 		if len(c.buf) > 0 {
 			n, err := c.rp.Next(c.buf)

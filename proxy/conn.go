@@ -42,7 +42,7 @@ type Conn struct {
 	closed     bool
 	keys       []any
 	user       string
-	beforeQuit []func()
+	beforeQuit []func(done func())
 	iov        [][]byte
 	wbuf       []byte
 	lastActive int64
@@ -107,9 +107,10 @@ func (c *Conn) Idle() time.Duration { return time.Duration(c.srv.clock() - c.las
 
 // BeforeQuit has fn run when the client sends QUIT, before QUIT's reply is written: for
 // what must end with the client before it is told it ended (a server connection it
-// held, whose server releases the client's state when it closes), as Redis ends a
-// client before it answers QUIT. Loop-only; fn runs on the loop.
-func (c *Conn) BeforeQuit(fn func()) { c.beforeQuit = append(c.beforeQuit, fn) }
+// held, whose server releases the client's state when it ends), as Redis ends a client
+// before it answers QUIT. fn runs on the loop and calls done once, from any goroutine,
+// when that has ended; QUIT is answered once every fn has. Loop-only.
+func (c *Conn) BeforeQuit(fn func(done func())) { c.beforeQuit = append(c.beforeQuit, fn) }
 
 // CloseAfterReplies ends the connection as QUIT does: nothing more is read (commands
 // already read and not yet served are dropped), and the connection closes once the
@@ -358,13 +359,22 @@ func (c *Conn) dispatch(now int64) {
 		c.mu.Unlock()
 		s.start = now
 		if s.req.Is("quit") {
-			// QUIT is the proxy's own: answer it, drop what was pipelined after it, and
-			// close once the replies before it are out.
-			for _, fn := range c.beforeQuit {
-				fn()
-			}
+			// QUIT is the proxy's own: answer it once what ends with the client has
+			// ended, drop what was pipelined after it, and close once the replies before
+			// it are out.
+			fns, w := c.beforeQuit, s.w
 			c.beforeQuit = nil
-			s.w.WriteReply(resp.OK)
+			var left atomic.Int32
+			left.Store(int32(len(fns)) + 1)
+			done := func() {
+				if left.Add(-1) == 0 {
+					w.WriteReply(resp.OK)
+				}
+			}
+			for _, fn := range fns {
+				fn(done)
+			}
+			done()
 			c.drop(c.next)
 			c.closing = true
 			c.in, c.inOff = nil, 0

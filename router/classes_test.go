@@ -96,4 +96,17 @@ func TestSameAsRedis(t *testing.T) {
 			}
 		})
 	}
+	t.Run("HELLO describes the server", func(t *testing.T) {
+		// Every field but id (the proxy's number for its client) as the server says.
+		direct := proxytest.Dial(t, st.redis.Addr()).Do("HELLO", "3")
+		prox := proxytest.Dial(t, st.proxy.Addr()).Do("HELLO", "3")
+		if len(direct.Elems) != len(prox.Elems) {
+			t.Fatalf("proxy %q, redis %q", reply(prox), reply(direct))
+		}
+		for i := 0; i+1 < len(direct.Elems); i += 2 {
+			if k := string(direct.Elems[i].Str); k != "id" && reply(direct.Elems[i+1]) != reply(prox.Elems[i+1]) {
+				t.Errorf("%s: proxy %q, redis %q", k, reply(prox.Elems[i+1]), reply(direct.Elems[i+1]))
+			}
+		}
+	})
 }

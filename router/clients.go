@@ -101,12 +101,28 @@ func (f *Forward) gather(ask func(*session) string, done func([]string)) {
 
 // muted returns w for a command of c: one that drops the reply while CLIENT REPLY is
 // OFF, or for the command after CLIENT REPLY SKIP.
+// c is nil for a command the model refused or does not know. Subscription
+// confirmations are pushed, as messages are: Redis sends them whatever CLIENT REPLY
+// says. CLIENT REPLY's own success is answered in the mode it sets; its error, in the
+// mode it leaves as it was.
 func (s *session) muted(w proxy.ReplyWriter, c *command.Info) proxy.ReplyWriter {
-	if s.mute == muteNone || c == replyCommand {
+	if s.mute == muteNone {
 		return w
 	}
 	if s.mute == muteSkip {
 		s.mute = muteNone
+	}
+	switch {
+	case c == nil:
+	case c.Effect == command.EffectSubscribe || c.Effect == command.EffectUnsubscribe:
+		return w
+	case c == replyCommand:
+		return proxy.WriterFunc(func(v resp.Value) bool {
+			if v.IsError() {
+				v = resp.NoReply
+			}
+			return w.WriteReply(v)
+		})
 	}
 	return proxy.WriterFunc(func(resp.Value) bool { return w.WriteReply(resp.NoReply) })
 }
@@ -178,7 +194,7 @@ func (s *session) listLine() string {
 	}
 	redir := int64(-1)
 	if s.tracking {
-		redir = int64(s.redirect)
+		redir = int64(s.redirect.Load())
 	}
 	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=0 ssub=0 multi=%d qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=%s redir=%d resp=%d lib-name=%s lib-ver=%s",
 		s.c.ID(), s.c.RemoteAddr(), s.c.LocalAddr(), s.name, int(time.Since(s.c.Opened()).Seconds()),
@@ -443,7 +459,7 @@ func (s *session) trackingArgs(args [][]byte) (out [][]byte, redirect uint64, re
 // client ID of the redirection in the reply becomes the proxy's.
 func (s *session) serverIDsToProxy(w proxy.ReplyWriter) proxy.ReplyWriter {
 	// The session knows whom it redirects to, also once that client is gone.
-	redirect := int64(s.redirect)
+	redirect := int64(s.redirect.Load())
 	return proxy.WriterFunc(func(v resp.Value) bool {
 		d, err := v.Decode()
 		if err != nil || d.IsError() {

@@ -91,6 +91,40 @@ func TestClientCommandsOfTheProxy(t *testing.T) {
 		}
 	})
 
+	t.Run("reply off as redis", func(t *testing.T) {
+		// Errors are silenced too, and queued commands; subscription confirmations and
+		// messages are pushed, so CLIENT REPLY OFF or SKIP does not silence them. The
+		// same replies as from Redis, in both protocols; each sequence ends with the
+		// +OK of CLIENT REPLY ON.
+		for _, cmds := range [][][]string{
+			{{"CLIENT", "REPLY", "OFF"}, {"SUBSCRIBE", "ro:a", "ro:b"}, {"PSUBSCRIBE", "ro:*"},
+				{"CLIENT", "REPLY", "SKIP"}, {"UNSUBSCRIBE", "ro:a"}, {"PING"}, {"UNSUBSCRIBE"}, {"PUNSUBSCRIBE"},
+				{"CLIENT", "REPLY", "ON"}},
+			{{"CLIENT", "REPLY", "OFF"}, {"GET"}, {"NOSUCH"}, {"CLIENT", "REPLY", "NOPE"}, {"MULTI"},
+				{"SET", "ro:k", "1"}, {"CLIENT", "SETNAME", "x"}, {"EXEC"}, {"CLIENT", "REPLY", "SKIP"},
+				{"CLIENT", "REPLY", "ON"}},
+		} {
+			for _, proto := range []string{"2", "3"} {
+				var got [2][]string
+				for i, addr := range []string{st.redis.Addr(), st.proxy.Addr()} {
+					c := proxytest.Dial(t, addr)
+					c.Do("HELLO", proto)
+					c.Send(cmds...)
+					for {
+						r := reply(c.Read())
+						got[i] = append(got[i], r)
+						if r == "+OK\r\n" {
+							break
+						}
+					}
+				}
+				if strings.Join(got[0], "") != strings.Join(got[1], "") {
+					t.Errorf("%q in RESP%s: proxy %q, redis %q", cmds, proto, got[1], got[0])
+				}
+			}
+		}
+	})
+
 	t.Run("tracking redirect", func(t *testing.T) {
 		sub, tr, writer := dial(), dial(), dial()
 		sid := idOf(t, sub)
@@ -110,6 +144,27 @@ func TestClientCommandsOfTheProxy(t *testing.T) {
 		}
 		if got := reply(tr.Do("CLIENT", "TRACKING", "on", "REDIRECT", "999999")); got != "-ERR The client ID you want redirect to does not exist\r\n" {
 			t.Fatalf("REDIRECT to no client = %q", got)
+		}
+	})
+
+	t.Run("redirect broken by quit", func(t *testing.T) {
+		// Once QUIT is answered, the server has let go of the client, as Redis has when
+		// it answers QUIT: the next invalidation finds the redirection broken.
+		target, tr, writer := dial(), dial(), dial()
+		tid := idOf(t, target)
+		target.Do("SUBSCRIBE", "__redis__:invalidate")
+		tr.Do("HELLO", "3")
+		if got := reply(tr.Do("CLIENT", "TRACKING", "on", "REDIRECT", tid)); got != "+OK\r\n" {
+			t.Fatalf("CLIENT TRACKING REDIRECT %s = %q", tid, got)
+		}
+		tr.Do("GET", "broken:k")
+		if got := reply(target.Do("QUIT")); got != "+OK\r\n" {
+			t.Fatalf("QUIT = %q", got)
+		}
+		writer.Do("SET", "broken:k", "v")
+		want := ">2\r\n$21\r\ntracking-redir-broken\r\n:" + tid + "\r\n"
+		if got := reply(tr.Read()); got != want {
+			t.Fatalf("after the redirection quit: %q, want %q", got, want)
 		}
 	})
 }

@@ -18,19 +18,24 @@ import (
 // command the model does not know runs on a server connection of the client's own.
 // It returns how many commands the model did not know.
 //
-// It also reads the server's version (INFO server), which HELLO then reports.
+// It also reads the server's version and role (INFO server replication), which HELLO
+// then reports.
 //
 // Learn waits for the replies, or for ctx to end: call it at start, before the proxy
 // serves, and not on an event loop. Safe from any goroutine.
 func Learn(ctx context.Context, b backend.Backend) (int, error) {
-	info, err := ask(ctx, b, "INFO", "server")
+	info, err := ask(ctx, b, "INFO", "server", "replication")
 	if err != nil {
 		return 0, err
 	}
 	if d, err := info.Decode(); err == nil && !d.IsError() {
 		for _, line := range strings.Split(string(d.Str), "\n") {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:"); ok && v != "" {
+			line = strings.TrimSpace(line)
+			if v, ok := strings.CutPrefix(line, "redis_version:"); ok && v != "" {
 				version.Store(&v)
+			}
+			if v, ok := strings.CutPrefix(line, "role:"); ok {
+				replica.Store(v == "slave")
 			}
 		}
 	}
@@ -65,6 +70,9 @@ func ask(ctx context.Context, b backend.Backend, args ...string) (resp.Value, er
 // version is the server's version, as Learn read it.
 var version atomic.Pointer[string]
 
+// replica is whether the server is a replica, as Learn read it.
+var replica atomic.Bool
+
 // serverVersion is the version HELLO reports: the server's, once Learn read it, else
 // the oldest Redis the proxy serves.
 func serverVersion() string {
@@ -72,4 +80,13 @@ func serverVersion() string {
 		return *v
 	}
 	return "7.0.0"
+}
+
+// serverRole is the role HELLO reports: "replica" when Learn found the server to be
+// one, else "master".
+func serverRole() string {
+	if replica.Load() {
+		return "replica"
+	}
+	return "master"
 }

@@ -195,7 +195,7 @@ func helloReply(proto int, id int64) resp.Value {
 		resp.BulkString("proto"), resp.Integer(int64(proto)),
 		resp.BulkString("id"), resp.Integer(id),
 		resp.BulkString("mode"), resp.BulkString("standalone"),
-		resp.BulkString("role"), resp.BulkString("master"),
+		resp.BulkString("role"), resp.BulkString(serverRole()),
 		resp.BulkString("modules"), resp.Array(),
 	}
 	if proto == 3 {
@@ -213,7 +213,8 @@ func (s *session) reset() resp.Value {
 	}
 	s.multi, s.watch, s.db, s.proto, s.name, s.onDC = false, false, 0, 2, "", false
 	s.untracked, s.tx, s.txLen = false, nil, 0
-	s.mute, s.tracking, s.redirect = muteNone, false, 0
+	s.mute, s.tracking = muteNone, false
+	s.redirect.Store(0)
 	return resp.SimpleString("RESET")
 }
 

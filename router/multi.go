@@ -99,7 +99,11 @@ func (s *session) bypassedInMulti(names []string) {
 	}
 }
 
-var discardCmd = resp.NewCommand("DISCARD")
+// The commands the router sends of its own on a dedicated connection.
+var (
+	discardCmd = resp.NewCommand("DISCARD")
+	quitCmd    = resp.NewCommand("QUIT")
+)
 
 // ignoreReply is the callback of a command whose reply the client never sees.
 func ignoreReply(resp.Value, error) {}

@@ -50,14 +50,15 @@ type session struct {
 	last     *command.Info // the last command served
 	mute     int           // CLIENT REPLY: muteNone, muteOff, muteSkip
 	tracking bool          // CLIENT TRACKING is on
-	redirect uint64        // its REDIRECT: a proxy client ID
+	redirect atomic.Uint64 // its REDIRECT: a proxy client ID (read by push)
 	dcPub    atomic.Pointer[dcRef]
 
 	dc         backend.Dedicated
-	tunnel     backend.Tunnel // MONITOR, SYNC, PSYNC: the client's connection is a stream now
-	dcBusy     atomic.Int64   // commands sent on dc whose replies are not in
-	onDC       bool           // the last command went to dc
-	sharedSent bool           // commands went to the shared connections since the last barrier
+	quitting   backend.Dedicated // dc, sent QUIT for the client's QUIT
+	tunnel     backend.Tunnel    // MONITOR, SYNC, PSYNC: the client's connection is a stream now
+	dcBusy     atomic.Int64      // commands sent on dc whose replies are not in
+	onDC       bool              // the last command went to dc
+	sharedSent bool              // commands went to the shared connections since the last barrier
 	parked     *parked
 	waiting    atomic.Bool // parked until dc's replies are in
 
@@ -140,8 +141,28 @@ func (f *Forward) open(c *proxy.Conn) {
 	s := &session{f: f, c: c, proto: 2}
 	sessions.Set(c, s)
 	f.clients.add(s)
-	c.BeforeQuit(s.closed)
+	c.BeforeQuit(s.quit)
 	context.AfterFunc(c.Context(), func() { c.Post(s.closed) })
+}
+
+// quit ends the session of a client that sent QUIT, and calls done once its server
+// connections have ended: a dedicated connection that holds state is sent QUIT, so that
+// the server has let go of that state (a subscription, a tracking redirection, a
+// blocked pop) when the client learns it quit, as it has when Redis answers QUIT.
+func (s *session) quit(done func()) {
+	dc := s.dc
+	if dc == nil || s.clean() && s.dcBusy.Load() == 0 {
+		s.closed()
+		done()
+		return
+	}
+	s.setDC(nil)
+	s.closed()
+	s.quitting = dc // closed if the client goes before QUIT's reply
+	dc.Send(quitCmd, -1, func(resp.Value, error) {
+		dc.Close()
+		done()
+	})
 }
 
 // closed gives back or closes the dedicated connection of a client that went away: one
@@ -149,6 +170,9 @@ func (f *Forward) open(c *proxy.Conn) {
 // nobody.
 func (s *session) closed() {
 	s.f.clients.remove(s)
+	if s.quitting != nil {
+		s.quitting.Close()
+	}
 	if s.tunnel != nil {
 		s.tunnel.Close()
 		s.tunnel = nil
@@ -204,6 +228,7 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 	}
 	args := req.Args()
 	c, refusal := command.Check(args)
+	w = s.muted(w, c)
 	if s.multi && s.f.ded != nil {
 		s.queue(ctx, w, req, c)
 		return
@@ -223,7 +248,6 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		return
 	}
 	s.last = c
-	w = s.muted(w, c)
 	if s.proto == 2 && s.dc != nil && s.dc.Subscriptions() > 0 && !c.AllowedSubscribed() {
 		w.WriteReply(resp.Error("ERR", fmt.Sprintf("Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", c.Name)))
 		return
@@ -262,7 +286,8 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 				w.WriteReply(refusal)
 				return
 			}
-			s.tracking, s.redirect = bytes.EqualFold(args[2], []byte("on")), redirect
+			s.tracking = bytes.EqualFold(args[2], []byte("on"))
+			s.redirect.Store(redirect)
 			req.SetCommand(resp.Command{Args: out})
 		case getredirCommand, trackingInfoCommand:
 			w = s.serverIDsToProxy(w)
@@ -379,7 +404,20 @@ func (s *session) sendDC(cmd resp.Command, timeout time.Duration, refused func()
 }
 
 // push forwards a frame the dedicated connection's server sent unasked.
-func (s *session) push(v resp.Value) { s.c.Push(v) }
+func (s *session) push(v resp.Value) {
+	if v.Type == resp.TypePush && bytes.Contains(v.Raw, redirBroken) {
+		// Redis names the redirection by its ID on the server; the client knows the
+		// proxy's.
+		if d, err := v.Decode(); err == nil && d.Type == resp.TypePush && len(d.Elems) == 2 &&
+			string(d.Elems[0].Str) == "tracking-redir-broken" {
+			d.Elems[1] = resp.Integer(int64(s.redirect.Load()))
+			v = d
+		}
+	}
+	s.c.Push(v)
+}
+
+var redirBroken = []byte("tracking-redir-broken")
 
 // lost handles a failure of the dedicated connection: if the session held state on
 // it, the state is gone, and the client is disconnected, as it would be by a server

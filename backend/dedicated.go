@@ -120,3 +120,18 @@ func (Unavailable) Release() {}
 
 // Close does nothing.
 func (Unavailable) Close() {}
+
+// Users is implemented by backends that can serve a client logged in to the server as
+// one of its ACL users over connections of that user's own, shared and multiplexed as
+// the backend's are: a proxy that passes AUTH to the server then runs each client's
+// commands with its user's rights, without a server connection per client. It is
+// optional: find it by type assertion.
+type Users interface {
+	// AsUser returns the backend whose connections log in as user with password
+	// (AUTH user password, at dial), made on first use and shared by every caller that
+	// asks for the same user and password. release gives the caller's share back; the
+	// backend closes a while after the last share is given back. It never blocks:
+	// connections are dialled in the background, and if they cannot log in (a password
+	// changed since) commands fail with ErrUnavailable.
+	AsUser(user, password string) (b Backend, release func())
+}

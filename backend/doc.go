@@ -8,7 +8,9 @@
 // Optional capabilities are small interfaces found by type assertion: [StatsReporter];
 // [Sharded] (several shards: fan-out splits commands by them); [Dedicator] (a server
 // connection lent to one client for transactions, subscriptions, SELECT and blocking
-// commands). [WithProtocol] asks for server connections speaking RESP3.
+// commands); [ShardDedicator]; [Tunneler] (a server connection as a raw stream:
+// MONITOR, SYNC); [Users] (connections of one of the server's ACL users).
+// [WithProtocol] asks for server connections speaking RESP3.
 //
 // # Contract
 //

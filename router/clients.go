@@ -413,7 +413,7 @@ func (s *session) clientUnblock(ctx context.Context, w proxy.ReplyWriter, args [
 		return
 	}
 	o, ok := s.f.clients.get(id)
-	if !ok || s.f.ded == nil {
+	if !ok || s.ded == nil {
 		w.WriteReply(resp.Integer(0))
 		return
 	}
@@ -424,7 +424,7 @@ func (s *session) clientUnblock(ctx context.Context, w proxy.ReplyWriter, args [
 			w.WriteReply(resp.Integer(0))
 			return
 		}
-		sendOnce(s.f.ded.Dedicate(ctx, nil, ignorePush), resp.NewCommand("CLIENT", "UNBLOCK", strconv.FormatInt(sid, 10), mode), proxy.Callback(w))
+		sendOnce(s.ded.Dedicate(ctx, nil, ignorePush), resp.NewCommand("CLIENT", "UNBLOCK", strconv.FormatInt(sid, 10), mode), proxy.Callback(w))
 	})
 }
 
@@ -483,16 +483,51 @@ func (s *session) serverIDsToProxy(w proxy.ReplyWriter) proxy.ReplyWriter {
 	})
 }
 
-// loggingIn returns w for AUTH or HELLO AUTH of user, passed to the server: once the
-// server accepts it, the connection's user is user (proxy.Conn.User), as an auth
-// middleware would set it.
-func (s *session) loggingIn(w proxy.ReplyWriter, user string) proxy.ReplyWriter {
+// loggingIn returns w for AUTH or HELLO AUTH of user with password, passed to the
+// server; see loggedIn.
+func (s *session) loggingIn(w proxy.ReplyWriter, user string, password []byte) proxy.ReplyWriter {
+	epoch, pass := s.epoch, string(password) // args are borrowed
 	return proxy.WriterFunc(func(v resp.Value) bool {
-		if !v.IsError() {
-			s.c.Post(func() { s.c.SetUser(user) })
-		}
+		ok := !v.IsError()
+		s.c.Post(func() { s.loggedIn(epoch, user, pass, ok) })
 		return w.WriteReply(v)
 	})
+}
+
+// loggedIn follows a login the server answered (ok: it accepted it): the connection's
+// user is user from then on (proxy.Conn.User), as an auth middleware would set it.
+// With backend.Users the client's commands then go to the backend of that user, whose
+// connections are logged in as it and shared by its clients; the connection the login
+// went on is closed once its replies are in (the backend never lends it again).
+// Without, that connection stays the client's for its life.
+func (s *session) loggedIn(epoch int, user, password string, ok bool) {
+	if epoch != s.epoch || s.c.Closed() {
+		return // RESET since, or gone
+	}
+	if s.f.users != nil {
+		s.authing--
+	}
+	if !ok {
+		return // a failed login leaves the user as it was, as in Redis
+	}
+	s.c.SetUser(user)
+	s.viaServer = true
+	if s.f.users == nil {
+		return
+	}
+	b, release := s.f.users.AsUser(user, password)
+	s.logout()
+	s.backends, s.release = backendsOf(b), release
+}
+
+// logout gives back the share of the backend of the user the session logged in as, if
+// it has one: its commands go to the Forward's backend again.
+func (s *session) logout() {
+	if s.release != nil {
+		s.release()
+		s.release = nil
+	}
+	s.backends = s.f.backends
 }
 
 // verbatim is text as Redis replies it: a verbatim string ("txt") in RESP3, a bulk

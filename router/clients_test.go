@@ -2,10 +2,12 @@ package router_test
 
 import (
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 
+	redisbackend "github.com/redchain/redchain/backend/redis"
 	"github.com/redchain/redchain/internal/redistest"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
@@ -195,10 +197,46 @@ func TestAuthToServerUsers(t *testing.T) {
 		{bob, []string{"SET", "acl:k", "w"}, "-NOPERM"},
 		{bob, []string{"DEL", "acl:k"}, "-NOPERM"},
 		{alice, []string{"GET", "acl:k"}, "$1\r\nv\r\n"},
+		{bob, []string{"SUBSCRIBE", "acl:ch"}, "-NOPERM"}, // on a dedicated connection of bob's too
+		{bob, []string{"AUTH", "bob", "wrong"}, "-WRONGPASS"},
+		{bob, []string{"SET", "acl:k", "w"}, "-NOPERM"}, // still bob
+		{bob, []string{"RESET"}, "+RESET"},
+		{bob, []string{"ACL", "WHOAMI"}, "$7\r\ndefault\r\n"},
+		{bob, []string{"SET", "acl:k", "w"}, "+OK"},
 	} {
 		got := reply(step.c.Do(step.cmd...))
 		if !strings.HasPrefix(got, step.want) {
 			t.Errorf("%q = %q, want %q", step.cmd, got, step.want)
 		}
 	}
+
+	t.Run("pipelined", func(t *testing.T) {
+		// The commands right behind AUTH run as its user.
+		c := proxytest.Dial(t, st.proxy.Addr())
+		c.Send([]string{"AUTH", "bob", "bobpw"}, []string{"SET", "acl:k", "x"}, []string{"GET", "acl:k"})
+		for _, want := range []string{"+OK", "-NOPERM", "$1\r\nw"} {
+			if got := reply(c.Read()); !strings.HasPrefix(got, want) {
+				t.Errorf("got %q, want %q", got, want)
+			}
+		}
+	})
+
+	t.Run("clients of a user share connections", func(t *testing.T) {
+		// As many server connections logged in as bob as the backend keeps for any
+		// user, whatever the number of bob's clients: not one each.
+		const n = 32
+		for range n {
+			c := proxytest.Dial(t, st.proxy.Addr())
+			if got := reply(c.Do("AUTH", "bob", "bobpw")); got != "+OK\r\n" {
+				t.Fatalf("AUTH = %q", got)
+			}
+			if got := reply(c.Do("GET", "acl:k")); got != "$1\r\nw\r\n" {
+				t.Fatalf("GET = %q", got)
+			}
+		}
+		list := string(direct.Do("CLIENT", "LIST", "USER", "bob").Str)
+		if got, most := strings.Count(list, "\n"), redisbackend.DefaultConns+runtime.GOMAXPROCS(0); got > most {
+			t.Errorf("%d clients logged in as bob hold %d server connections, want %d at most:\n%s", n, got, most, list)
+		}
+	})
 }

@@ -17,7 +17,7 @@ import (
 func (s *session) control(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, c *command.Info) {
 	ctx = s.sendCtx(ctx)
 	cmd := req.Command()
-	if sd, ok := s.f.b.(backend.ShardDedicator); ok && sd.Shards() > 1 {
+	if sd, ok := s.b.(backend.ShardDedicator); ok && sd.Shards() > 1 {
 		n := sd.Shards()
 		policy := c.Response
 		switch policy {
@@ -32,11 +32,11 @@ func (s *session) control(ctx context.Context, w proxy.ReplyWriter, req *proxy.R
 		}
 		return
 	}
-	if s.f.ded == nil {
+	if s.ded == nil {
 		w.WriteReply(noDedicated(c))
 		return
 	}
-	sendOnce(s.f.ded.Dedicate(ctx, nil, ignorePush), cmd, proxy.Callback(w))
+	sendOnce(s.ded.Dedicate(ctx, nil, ignorePush), cmd, proxy.Callback(w))
 }
 
 // sendOnce sends cmd on dc, and gives dc back once it is answered.

@@ -46,9 +46,12 @@
 //
 // HELLO may switch the protocol in any state: a dedicated connection that holds the
 // client's state switches with it. Without an auth middleware in the chain, AUTH and
-// HELLO AUTH log the client in to the server's own ACL users, on a dedicated connection
-// kept for the client's life, so that the server's rules apply to it; the connection's
-// user (proxy.Conn.User) is then the server's.
+// HELLO AUTH log the client in to the server's own ACL users, so that the server's
+// rules apply to it; the connection's user (proxy.Conn.User) is then the server's. With
+// a backend that has connections per user (backend.Users: backend/redis), the client's
+// commands then go over that user's connections, shared and multiplexed by all its
+// clients; with another, over a dedicated connection kept for the client's life. RESET
+// logs the client out.
 //
 // In a transaction the server queues the client's commands; the proxy's own (CLIENT
 // SETNAME, CLIENT ID...) are queued by the router and their replies put into EXEC's; a

@@ -11,10 +11,25 @@ import (
 
 // Forward is the terminal handler that sends every command to one backend.
 type Forward struct {
+	backends
+	users   backend.Users // nil when b cannot log in as the server's users
+	clients clients       // the sessions, by client ID
+}
+
+// backends is where commands go: the Forward's backend, or, for a session that logged
+// in as one of the server's users, that user's (backend.Users).
+type backends struct {
 	b       backend.Backend
 	ded     backend.Dedicator // nil when b cannot lend connections
 	barrier barrierer         // nil when b cannot tell
-	clients clients           // the sessions, by client ID
+}
+
+// backendsOf returns b with what it can do.
+func backendsOf(b backend.Backend) backends {
+	bs := backends{b: b}
+	bs.ded, _ = b.(backend.Dedicator)
+	bs.barrier, _ = b.(barrierer)
+	return bs
 }
 
 // barrierer is implemented by backends that can tell when a session's commands have
@@ -27,9 +42,8 @@ type barrierer interface {
 // clients may use transactions, blocking commands, pub/sub and SELECT: see the package
 // doc.
 func New(b backend.Backend) *Forward {
-	f := &Forward{b: b}
-	f.ded, _ = b.(backend.Dedicator)
-	f.barrier, _ = b.(barrierer)
+	f := &Forward{backends: backendsOf(b)}
+	f.users, _ = b.(backend.Users)
 	return f
 }
 

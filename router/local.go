@@ -158,21 +158,25 @@ func (s *session) hello(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		w.WriteReply(helloReply(h.proto, int64(s.id())))
 		return
 	}
-	if s.f.ded == nil {
+	if s.ded == nil {
 		w.WriteReply(noDedicated(c))
 		return
 	}
 	cmd := []string{"HELLO", strconv.Itoa(h.proto)}
 	if login {
 		cmd = append(cmd, "AUTH", string(h.user), string(h.pass))
-		s.untracked = true // logged in as that user for the client's life
+		if s.f.users != nil {
+			s.authing++ // see loggedIn
+		} else {
+			s.untracked = true // logged in as that user for the client's life
+		}
 	}
 	prevProto, prevName := s.proto, s.name
 	s.proto, s.name = h.proto, h.name
 	id := int64(s.id())
 	req.SetCommand(resp.NewCommand(cmd...))
 	if login {
-		w = s.loggingIn(w, string(h.user))
+		w = s.loggingIn(w, string(h.user), h.pass)
 	}
 	s.route(ctx, proxy.WriterFunc(func(v resp.Value) bool {
 		if v.IsError() {
@@ -205,11 +209,19 @@ func helloReply(proto int, id int64) resp.Value {
 }
 
 // reset leaves every state, as RESET does: the dedicated connection is closed (its
-// state with it), and the session is back to RESP2, database 0, no name.
+// state with it), and the session is back to RESP2, database 0, no name, and the
+// proxy's own user on the server.
 func (s *session) reset() resp.Value {
 	if s.dc != nil {
 		s.dc.Close()
 		s.setDC(nil)
+	}
+	s.logout()
+	s.authing = 0
+	s.epoch++ // logins still to be answered are forgotten
+	if s.viaServer {
+		s.c.SetUser("") // back to the default user, as RESET does
+		s.viaServer = false
 	}
 	s.multi, s.watch, s.db, s.proto, s.name, s.onDC = false, false, 0, 2, "", false
 	s.untracked, s.tx, s.txLen = false, nil, 0

@@ -31,11 +31,12 @@ import (
 // come. What each command does is the command model's to say (command.Info's Class and
 // Effect): the session follows it. A session is loop-only, but for its atomics.
 type session struct {
-	f     *Forward
-	c     *proxy.Conn
-	proto int    // 2 or 3
-	name  string // CLIENT SETNAME
-	lib   [2]string
+	f        *Forward
+	c        *proxy.Conn
+	backends        // the Forward's, or those of the server's user the client logged in as
+	proto    int    // 2 or 3
+	name     string // CLIENT SETNAME
+	lib      [2]string
 
 	db           int // SELECTed
 	multi, watch bool
@@ -44,6 +45,14 @@ type session struct {
 	// changed inside a transaction): it is the client's until RESET or the end, and is
 	// closed then, never lent again.
 	untracked bool
+	// authing counts the logins (AUTH, HELLO AUTH) sent to the server to log in as one
+	// of its users with backend.Users, not answered yet: the commands after one wait on
+	// the connection it was sent on. release gives back the share of the user's backend
+	// the session has since one was accepted; viaServer is whether one was.
+	authing   int
+	release   func()
+	viaServer bool
+	epoch     int // RESETs so far: a login answered after one is forgotten
 	tx        []queuedLocal // commands of the transaction the proxy answers itself
 	txLen     int           // commands the transaction has queued so far
 
@@ -133,12 +142,12 @@ func (s *session) clean() bool {
 // stateful reports whether the session's commands must go to its dedicated connection
 // for a state the session follows itself.
 func (s *session) stateful() bool {
-	return s.multi || s.watch || s.db != 0 || s.untracked
+	return s.multi || s.watch || s.db != 0 || s.untracked || s.authing > 0
 }
 
 // open starts the session of c.
 func (f *Forward) open(c *proxy.Conn) {
-	s := &session{f: f, c: c, proto: 2}
+	s := &session{f: f, c: c, proto: 2, backends: f.backends}
 	sessions.Set(c, s)
 	f.clients.add(s)
 	c.BeforeQuit(s.quit)
@@ -170,6 +179,7 @@ func (s *session) quit(done func()) {
 // nobody.
 func (s *session) closed() {
 	s.f.clients.remove(s)
+	s.logout()
 	if s.quitting != nil {
 		s.quitting.Close()
 	}
@@ -223,13 +233,13 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		s.toTunnel(w, req)
 		return
 	}
-	if s.multi && s.f.ded != nil && len(req.Bypassed()) > 0 {
+	if s.multi && s.ded != nil && len(req.Bypassed()) > 0 {
 		s.bypassedInMulti(req.Bypassed())
 	}
 	args := req.Args()
 	c, refusal := command.Check(args)
 	w = s.muted(w, c)
-	if s.multi && s.f.ded != nil {
+	if s.multi && s.ded != nil {
 		s.queue(ctx, w, req, c)
 		return
 	}
@@ -238,7 +248,7 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 			w.WriteReply(command.UnknownCommand(args)) // rather than the model's arity error
 			return
 		}
-		if s.f.ded != nil && isUnknownCommand(refusal) {
+		if s.ded != nil && isUnknownCommand(refusal) {
 			// Not known to the model, nor to be unknown to the server (a module's
 			// command, a newer Redis's): on a connection of the client's own.
 			s.route(ctx, w, req, nil, command.Unclassified)
@@ -269,13 +279,13 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 			w.WriteReply(s.local(c, args))
 		}
 	case command.Shared, command.EveryShard:
-		if s.f.ded == nil {
-			s.f.b.Send(s.sendCtx(ctx), req.Command(), proxy.Callback(w))
+		if s.ded == nil {
+			s.b.Send(s.sendCtx(ctx), req.Command(), proxy.Callback(w))
 			return
 		}
 		s.route(ctx, w, req, c, class)
 	case command.Dedicated, command.Unclassified:
-		if s.f.ded == nil {
+		if s.ded == nil {
 			w.WriteReply(noDedicated(c))
 			return
 		}
@@ -296,13 +306,13 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 			if len(args) == 3 {
 				user = string(args[1])
 			}
-			w = s.loggingIn(w, user)
+			w = s.loggingIn(w, user, args[len(args)-1])
 		}
 		s.route(ctx, w, req, c, class)
 	case command.Control:
 		s.control(ctx, w, req, c)
 	case command.Stream:
-		if _, ok := s.f.b.(backend.Tunneler); !ok {
+		if _, ok := s.b.(backend.Tunneler); !ok {
 			w.WriteReply(resp.Error("ERR", "redchain: "+displayName(c)+" needs a server connection this backend cannot give"))
 			return
 		}
@@ -364,15 +374,15 @@ func (s *session) route(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 	}
 	if ln == laneShared {
 		s.onDC, s.sharedSent = false, true
-		s.f.b.Send(s.sendCtx(ctx), req.Command(), proxy.Callback(w))
+		s.b.Send(s.sendCtx(ctx), req.Command(), proxy.Callback(w))
 		return
 	}
 	// To the dedicated connection.
-	if !s.onDC && s.sharedSent && s.f.barrier != nil {
+	if !s.onDC && s.sharedSent && s.barrier != nil {
 		// Let the commands sent on the shared connection be answered first.
 		s.park(ctx, w, req, c, class)
 		s.sharedSent = false
-		s.f.barrier.Barrier(s.sendCtx(ctx), func() { s.c.Post(s.resume) })
+		s.barrier.Barrier(s.sendCtx(ctx), func() { s.c.Post(s.resume) })
 		return
 	}
 	if ln == laneStream {
@@ -380,7 +390,7 @@ func (s *session) route(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		return
 	}
 	if s.dc == nil {
-		s.setDC(s.f.ded.Dedicate(s.sendCtx(ctx), key, s.push))
+		s.setDC(s.ded.Dedicate(s.sendCtx(ctx), key, s.push))
 	}
 	s.onDC, s.sharedSent = true, false
 	s.sendDC(req.Command(), timeout, s.enter(c, req.Args()), proxy.Callback(w))
@@ -531,7 +541,11 @@ func (s *session) enter(c *command.Info, args [][]byte) (refused func()) {
 			s.watch = false
 		}
 	case command.EffectSession:
-		s.untracked = true
+		if c == authCommand && !s.multi && s.f.users != nil {
+			s.authing++ // see loggedIn
+		} else {
+			s.untracked = true
+		}
 	case command.EffectSelect:
 		if !s.multi {
 			return s.selectSent(args)
@@ -617,7 +631,7 @@ func (s *session) startTunnel(ctx context.Context, w proxy.ReplyWriter, req *pro
 		s.setDC(nil)
 	}
 	c := s.c
-	s.tunnel = s.f.b.(backend.Tunneler).Tunnel(s.sendCtx(ctx), nil,
+	s.tunnel = s.b.(backend.Tunneler).Tunnel(s.sendCtx(ctx), nil,
 		func(b []byte) { c.Push(resp.Raw(b)) },
 		func(error) { c.Post(func() { _ = c.Close() }) })
 	s.tunnel.Write(req.Command())

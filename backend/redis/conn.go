@@ -125,10 +125,14 @@ func (c *conn) sendEntry(cmd resp.Command, done callback, timeout time.Duration,
 	if d := c.ded; d != nil {
 		e := entry{timeout: timeout}
 		if kind, unsub, ok := subCommand(cmd.Args); ok {
-			e.frames = d.expect(kind, unsub, cmd.Args[1:])
+			e.kind = kind
+			e.frames, e.added = d.expect(kind, unsub, cmd.Args[1:])
 		}
 		e.proto = helloProto(cmd.Args)
 		d.meta = append(d.meta, e)
+		if !d.spent && spends(cmd.Args) {
+			d.spent = true
+		}
 	}
 	if asking {
 		c.wbuf = askingCmd.AppendTo(c.wbuf)

@@ -38,7 +38,8 @@ type dedicated struct {
 
 	serverID atomic.Int64 // the connection's CLIENT ID on the server, once dialled
 
-	warm bool // dialled ahead: to the idle pool once up
+	warm  bool // dialled ahead: to the idle pool once up
+	spent bool // sent a command after which no other client may have it (spends)
 
 	// A tunnel's (Backend.Tunnel): where what the server sends goes, and who hears of
 	// the end.
@@ -51,7 +52,30 @@ type entry struct {
 	timeout time.Duration // 0: the backend's CommandTimeout; negative: none
 	frames  int           // confirmations a (un)subscribe waits for; 0: one reply
 	got     int
-	proto   int // HELLO's protocol, which the connection speaks once HELLO succeeds
+	proto   int      // HELLO's protocol, which the connection speaks once HELLO succeeds
+	kind    int      // a subscribe's: subChannel, subPattern or subShard
+	added   []string // the subscriptions a subscribe adds, if the server accepts it
+}
+
+// spends reports whether args (name first) leave state on a connection that no other
+// client may meet: a login (AUTH, HELLO with AUTH), a command the model does not know,
+// or one that leaves state the proxy does not follow (command.EffectSession). A
+// dedicated connection sent one is closed when given back, never lent again.
+func spends(args [][]byte) bool {
+	c, ok := command.LookupArgs(args)
+	switch {
+	case !ok:
+		return true
+	case c.Effect == command.EffectSession:
+		return true
+	case c.Effect == command.EffectProtocol:
+		for _, a := range args[1:] {
+			if bytes.EqualFold(a, []byte("auth")) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // helloProto returns the protocol that args (name first) switch the connection to, or 0
@@ -95,8 +119,9 @@ func subCommand(args [][]byte) (kind int, unsub, ok bool) {
 }
 
 // expect updates the subscriptions for a (un)subscribe command about to be sent, and
-// returns how many confirmations the server will send for it.
-func (d *dedicated) expect(kind int, unsub bool, args [][]byte) int {
+// returns how many confirmations the server will send for it, and the subscriptions it
+// adds, which an error reply takes back (see refused).
+func (d *dedicated) expect(kind int, unsub bool, args [][]byte) (frames int, added []string) {
 	set := d.subs[kind]
 	if set == nil {
 		set = map[string]struct{}{}
@@ -105,18 +130,29 @@ func (d *dedicated) expect(kind int, unsub bool, args [][]byte) int {
 	switch {
 	case !unsub:
 		for _, a := range args {
-			set[string(a)] = struct{}{}
+			if _, ok := set[string(a)]; !ok {
+				set[string(a)] = struct{}{}
+				added = append(added, string(a))
+			}
 		}
-		return len(args) // none: an error reply
+		return len(args), added // none: an error reply
 	case len(args) > 0:
 		for _, a := range args {
 			delete(set, string(a))
 		}
-		return len(args)
+		return len(args), nil
 	default:
 		n := max(1, len(set)) // unsubscribing from nothing is confirmed once
 		clear(set)
-		return n
+		return n, nil
+	}
+}
+
+// refused takes back the subscriptions that e, a command the server refused (NOPERM,
+// a wrong number of arguments), would have added.
+func (d *dedicated) refused(e entry) {
+	for _, ch := range e.added {
+		delete(d.subs[e.kind], ch)
 	}
 }
 
@@ -236,7 +272,9 @@ func (c *conn) deliverDedicated(gen uint64, buf []byte, from int, ends []int) er
 			return errUnexpected
 		}
 		c.popped++
-		if p := d.meta[0].proto; p != 0 && frame[0] != '-' && frame[0] != '!' {
+		if frame[0] == '-' || frame[0] == '!' {
+			d.refused(d.meta[0])
+		} else if p := d.meta[0].proto; p != 0 {
 			// HELLO succeeded: what follows comes in its protocol, and the connection
 			// goes back to the idle pool of that protocol.
 			c.proto, d.key.proto = p, p
@@ -481,8 +519,9 @@ func (h *dedConn) Subscriptions() int {
 	return h.c.ded.subscriptions()
 }
 
-// Release gives the connection back for reuse when it is up, idle and subscribed to
-// nothing, and closes it otherwise.
+// Release gives the connection back for reuse when it is up, idle, subscribed to
+// nothing and was sent no command that spends it (a login, CLIENT TRACKING...), and
+// closes it otherwise.
 func (h *dedConn) Release() {
 	if h.gone.Swap(true) {
 		return
@@ -491,7 +530,7 @@ func (h *dedConn) Release() {
 	c.mu.Lock()
 	c.ded.push = nil
 	reuse := c.state == stateUp && c.queue.len() == 0 && c.ded.subscriptions() == 0 &&
-		c.ded.count == [2]int{} && c.b.cfg.MaxIdle > 0
+		c.ded.count == [2]int{} && !c.ded.spent && c.b.cfg.MaxIdle > 0
 	c.mu.Unlock()
 	if reuse {
 		c.b.putIdle(c)

@@ -47,18 +47,31 @@ type Backend struct {
 
 	// The errors Send reports, wrapped with the address once for all.
 	errClosed, errUnavailable, errBusy, errTimeout error
+
+	// The backends of the server's users (users.go); parent is the backend that made
+	// this one, if it is a user's.
+	users   map[userKey]*userBackend
+	usersMu sync.Mutex
+	parent  *Backend
 }
 
 var (
 	_ backend.Backend       = (*Backend)(nil)
 	_ backend.StatsReporter = (*Backend)(nil)
 	_ backend.Dedicator     = (*Backend)(nil)
+	_ backend.Users         = (*Backend)(nil)
 )
 
-// Stats reports the backend's connections, waiting commands and reconnections. Safe
-// from any goroutine.
+// Stats reports the backend's connections, waiting commands and reconnections, with
+// those of its users' backends (AsUser). Safe from any goroutine.
 func (b *Backend) Stats() backend.Stats {
 	st := backend.Stats{Reconnects: b.reconnects.Load()}
+	b.usersMu.Lock()
+	for _, u := range b.users {
+		us := u.b.Stats()
+		st.Conns, st.ConnsUp, st.Waiting, st.Reconnects = st.Conns+us.Conns, st.ConnsUp+us.ConnsUp, st.Waiting+us.Waiting, st.Reconnects+us.Reconnects
+	}
+	b.usersMu.Unlock()
 	for _, c := range b.all() {
 		st.Conns++
 		c.mu.Lock()
@@ -81,7 +94,15 @@ func New(cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{cfg: cfg, log: cfg.Logger.Named("redis").With("addr", cfg.Addr)}
+	b, first := start(cfg, cfg.Logger.Named("redis").With("addr", cfg.Addr))
+	first.Wait()
+	return b, nil
+}
+
+// start returns a backend for cfg, whose connections make their first attempts until
+// first is done.
+func start(cfg Config, log hclog.Logger) (b *Backend, first *sync.WaitGroup) {
+	b = &Backend{cfg: cfg, log: log}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	wrap := func(err error) error { return fmt.Errorf("redis %s: %w", cfg.Addr, err) }
 	b.errClosed = wrap(backend.ErrClosed)
@@ -90,10 +111,11 @@ func New(cfg Config) (*Backend, error) {
 	b.errTimeout = wrap(backend.ErrTimeout)
 	b.hello = handshakes(cfg)
 
-	var first sync.WaitGroup // each connection's first attempt
+	first = new(sync.WaitGroup) // each connection's first attempt
 	first.Add(cfg.Conns)
 	for i := range cfg.Conns {
-		c := &conn{b: b, log: b.log.With("conn", i), wake: make(chan struct{}, 1), proto: 2}
+		c := &conn{b: b, log: b.log.With("conn", i), wake: make(chan struct{}, 1), proto: 2,
+			state: stateConnecting} // commands sent during the first attempt wait for it
 		b.conns = append(b.conns, c)
 		b.wg.Add(1)
 		go c.run(first.Done)
@@ -102,8 +124,7 @@ func New(cfg Config) (*Backend, error) {
 		b.wg.Add(1)
 		go b.watch()
 	}
-	first.Wait()
-	return b, nil
+	return b, first
 }
 
 // Send queues cmd on the connection of ctx's session and returns without waiting; done
@@ -190,6 +211,7 @@ func (b *Backend) Barrier(ctx context.Context, done func()) {
 func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
 		b.cancel()
+		b.closeUsers()
 		b.lmu.Lock() // no loop connection is made after this
 		for _, c := range b.all() {
 			c.close()

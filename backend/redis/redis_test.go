@@ -610,3 +610,59 @@ func TestSteadyStateAllocs(t *testing.T) {
 		t.Errorf("%v allocations per round trip, want 0", allocs)
 	}
 }
+
+// TestUsers checks the backends of the server's users (AsUser): their connections log
+// in as the user and are shared by those who ask for it; a dedicated connection that
+// logged in as someone else is never lent again; and a wrong password fails commands.
+func TestUsers(t *testing.T) {
+	t.Parallel()
+	s := redistest.Start(t, redistest.Args(
+		"--user", "default", "on", "nopass", "~*", "&*", "+@all",
+		"--user", "bob", "on", ">bobpw", "~*", "+get", "+acl|whoami", "+auth"))
+	b := newBackend(t, redis.Config{Addr: s.Addr(), MaxIdle: 4, WarmIdle: -1})
+	ctx := context.Background()
+	whoami := func(dc backend.Dedicated) string {
+		ch := make(chan string, 1)
+		dc.Send(resp.NewCommand("ACL", "WHOAMI"), 0, func(v resp.Value, err error) { ch <- fmt.Sprint(v, err) })
+		return <-ch
+	}
+
+	bob, release := b.AsUser("bob", "bobpw")
+	bob2, release2 := b.AsUser("bob", "bobpw")
+	if bob != bob2 {
+		t.Fatal("two backends for one user")
+	}
+	if reply, _ := do(t, bob, ctx, "SET", "k", "v"); !strings.HasPrefix(reply, "-NOPERM") {
+		t.Errorf("SET as bob: %q", reply)
+	}
+	if reply, _ := do(t, bob, ctx, "GET", "k"); reply != "$-1\r\n" {
+		t.Errorf("GET as bob: %q", reply)
+	}
+	if got := whoami(bob.(backend.Dedicator).Dedicate(ctx, nil, func(resp.Value) {})); got != `"$3\r\nbob\r\n" <nil>` {
+		t.Errorf("a dedicated connection of bob's is %s", got)
+	}
+	release()
+	release2()
+
+	// A connection lent, logged in as bob and given back is closed, not lent again.
+	dc := b.Dedicate(ctx, nil, func(resp.Value) {})
+	ch := make(chan string, 1)
+	dc.Send(resp.NewCommand("AUTH", "bob", "bobpw"), 0, func(v resp.Value, err error) { ch <- fmt.Sprint(v, err) })
+	if got := <-ch; got != `"+OK\r\n" <nil>` {
+		t.Fatalf("AUTH: %s", got)
+	}
+	dc.Release()
+	for range 4 {
+		dc := b.Dedicate(ctx, nil, func(resp.Value) {})
+		if got := whoami(dc); got != `"$7\r\ndefault\r\n" <nil>` {
+			t.Fatalf("a connection lent after one logged in as bob is %s", got)
+		}
+		dc.Release()
+	}
+
+	wrong, release := b.AsUser("bob", "wrong")
+	defer release()
+	if _, err := do(t, wrong, ctx, "GET", "k"); !errors.Is(err, backend.ErrUnavailable) {
+		t.Errorf("GET with a wrong password: %v, want ErrUnavailable", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
 
 	"github.com/redchain/redchain/proxy/proxytest"
@@ -36,6 +37,46 @@ func TestClientSideCaching(t *testing.T) {
 	for i, writer := range []*proxytest.Client{other, direct} {
 		val := []string{"one", "two"}[i]
 		if got := reply(writer.Do("SET", "csc:k", val)); got != "+OK\r\n" {
+			t.Fatal(got)
+		}
+		eventually(t, "the new value read", func() (bool, string) {
+			v, _ := get()
+			return v == val, v
+		})
+		if v, hit := get(); v != val || !hit {
+			t.Fatalf("second GET = %q, cache hit %v; want %q from the cache", v, hit, val)
+		}
+	}
+}
+
+// TestGoRedisClientSideCache runs go-redis with its client-side cache on (RESP3,
+// CLIENT TRACKING, invalidation pushes) through the proxy: a value read twice comes
+// from the cache the second time, and is invalidated when another client, through the
+// proxy or straight to the server, changes it.
+func TestGoRedisClientSideCache(t *testing.T) {
+	st := newStack(t, nil)
+	c := goredis.NewClient(&goredis.Options{
+		Addr:                  st.proxy.Addr(),
+		Protocol:              3,
+		ClientSideCacheConfig: &goredis.ClientSideCacheConfig{MaxEntries: 1000},
+	})
+	t.Cleanup(func() { c.Close() })
+	ctx := testCtx(t)
+	other := proxytest.Dial(t, st.proxy.Addr())
+	direct := proxytest.Dial(t, st.redis.Addr())
+
+	get := func() (v string, hit bool) {
+		t.Helper()
+		before := c.CSCStats().Hits
+		v, err := c.Get(ctx, "gcsc:k").Result()
+		if err != nil {
+			t.Fatalf("GET: %v", err)
+		}
+		return v, c.CSCStats().Hits > before
+	}
+	for i, writer := range []*proxytest.Client{other, direct} {
+		val := []string{"one", "two"}[i]
+		if got := reply(writer.Do("SET", "gcsc:k", val)); got != "+OK\r\n" {
 			t.Fatal(got)
 		}
 		eventually(t, "the new value read", func() (bool, string) {

@@ -272,7 +272,7 @@ func (c *Conn) push() *slot {
 	}
 	s := c.ring[c.tail&uint64(len(c.ring)-1)]
 	s.req.seq = c.tail
-	s.req.reached.Store(false)
+	s.req.chain.Store(chainNone)
 	s.req.bypassed = nil
 	s.preset = false
 	c.tail++
@@ -415,9 +415,8 @@ func (c *Conn) complete(w *slotWriter, v resp.Value) bool {
 		c.srv.rejected(c, late)
 		return false
 	}
-	if !s.req.reached.Load() && !s.preset {
-		c.bypassed = append(c.bypassed, string(s.req.name)) // rare: a middleware answered
-		c.nBypassed.Store(int32(len(c.bypassed)))
+	if s.req.chain.Load() == chainEntered && !s.preset {
+		c.bypass(s.req.name) // rare: a middleware of a chain answered
 	}
 	s.out = v.AppendTo(s.out[:0])
 	s.open = false
@@ -426,6 +425,20 @@ func (c *Conn) complete(w *slotWriter, v resp.Value) bool {
 	s.stamp = c.stamp
 	c.unlockAndWake()
 	return true
+}
+
+// bypass records name for Request.Bypassed: once, and up to maxBypassed names but for
+// EXEC and DISCARD, which end a transaction whatever came before. c.mu is held.
+func (c *Conn) bypass(name []byte) {
+	for _, n := range c.bypassed {
+		if n == string(name) {
+			return
+		}
+	}
+	if len(c.bypassed) < maxBypassed || string(name) == "exec" || string(name) == "discard" {
+		c.bypassed = append(c.bypassed, string(name))
+		c.nBypassed.Store(int32(len(c.bypassed)))
+	}
 }
 
 // takeBypassed returns the names of the commands answered before they reached the end

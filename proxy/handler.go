@@ -91,6 +91,7 @@ type chain struct {
 }
 
 func (ch *chain) ServeRESP(ctx context.Context, w ReplyWriter, req *Request) {
+	req.enter()
 	ch.first.ServeRESP(ctx, w, req)
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -624,5 +625,61 @@ func TestDialFrom(t *testing.T) {
 	srv := proxytest.NewServer(t, h)
 	if v := proxytest.DialFrom(t, srv.Addr(), "127.0.0.2").Do("WHO"); string(v.Str) != "127.0.0.2" {
 		t.Fatalf("the server saw %v, want 127.0.0.2", v)
+	}
+}
+
+// TestBypassed checks Request.Bypassed: the end of a chain learns which commands a
+// middleware answered before they reached it, each name once, 64 at most but for EXEC
+// and DISCARD; without a chain nothing is kept.
+func TestBypassed(t *testing.T) {
+	t.Parallel()
+	got := make(chan []string, 1)
+	end := proxy.HandlerFunc(func(_ context.Context, w proxy.ReplyWriter, req *proxy.Request) {
+		if req.Is("ping") {
+			got <- req.Bypassed()
+		}
+		w.WriteReply(echoValue(req))
+	})
+	refuse := proxy.MiddlewareFunc(func(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler) {
+		if strings.HasPrefix(string(req.Args()[0]), "x") || req.Is("exec") {
+			w.WriteReply(resp.Error("ERR", "refused"))
+			return
+		}
+		next.ServeRESP(ctx, w, req)
+	})
+	var cmds [][]string
+	var want []string
+	for i := range 100 {
+		name := "x" + strconv.Itoa(i)
+		cmds = append(cmds, []string{name}, []string{name})
+		if i < 64 {
+			want = append(want, name)
+		}
+	}
+	cmds = append(cmds, []string{"EXEC"}, []string{"PING"})
+	want = append(want, "exec")
+	for _, tc := range []struct {
+		name string
+		h    proxy.Handler
+		want []string
+	}{
+		{"chain", proxy.Chain(end, refuse), want},
+		{"no chain", end, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := proxytest.Dial(t, proxytest.NewServer(t, tc.h).Addr())
+			c.Send(cmds...)
+			for range cmds {
+				c.Read()
+			}
+			if b := <-got; !slices.Equal(b, tc.want) {
+				t.Errorf("Bypassed = %q, want %q", b, tc.want)
+			}
+			c.Send([]string{"PING"})
+			c.Read()
+			if b := <-got; b != nil {
+				t.Errorf("Bypassed of the next command = %q, want none", b)
+			}
+		})
 	}
 }

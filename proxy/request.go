@@ -15,24 +15,38 @@ type Request struct {
 	cmd  resp.Command
 	name []byte // lower-case command name
 
-	reached  atomic.Bool // it reached the end of a Chain
-	bypassed []string    // see Bypassed
+	chain    atomic.Int32 // chainNone, chainEntered or chainReached
+	bypassed []string     // see Bypassed
 }
+
+// Where a request is in a Chain.
+const (
+	chainNone    = iota // it entered none
+	chainEntered        // it entered one
+	chainReached        // it reached the end of one
+)
+
+// maxBypassed bounds the names a connection keeps for Bypassed.
+const maxBypassed = 64
 
 // Bypassed returns the names (lower case) of the commands of the request's connection
 // that came after the previous command to reach the end of a [Chain] (its handler, such
 // as the router) and were answered before they reached it: a middleware refused them
-// (a rate limit, a denied command) or answered them itself. They are oldest first; nil
-// for most requests. The end of a chain reads it to keep the state those commands
-// would have changed, as Redis keeps it: a command answered so inside a transaction
-// must fail the transaction, an EXEC answered so must end it. It is set when the
-// request reaches the end of a chain. Loop-only.
+// (a rate limit, a denied command) or answered them itself. Each name comes once, in
+// the order it first came, and 64 at most but for EXEC and DISCARD: that is all the
+// end of a chain needs to keep the state those commands would have changed, as Redis
+// keeps it (a command answered so inside a transaction fails the transaction; an EXEC
+// answered so ends it), and the memory a client can make the proxy keep stays bounded. nil for most requests. It
+// is set when the request reaches the end of a chain. Loop-only.
 func (r *Request) Bypassed() []string { return r.bypassed }
+
+// enter marks the request as having entered a chain.
+func (r *Request) enter() { r.chain.CompareAndSwap(chainNone, chainEntered) }
 
 // arrive marks the request as having reached the end of a chain, and takes the names of
 // the commands that did not since the last one that did.
 func (r *Request) arrive() {
-	r.reached.Store(true)
+	r.chain.Store(chainReached)
 	if r.conn != nil {
 		r.bypassed = r.conn.takeBypassed()
 	}

@@ -117,6 +117,9 @@ func FuzzRing(f *testing.F) {
 		if c.head != c.tail || l.inflight != 0 {
 			t.Fatalf("ring not empty at the end: head %d tail %d inflight %d", c.head, c.tail, l.inflight)
 		}
+		if len(c.bypassed) != 0 {
+			t.Fatalf("%d commands kept as bypassed without a chain", len(c.bypassed))
+		}
 		if st := srv.Stats(); st.DoubleReplies+st.LateReplies != 0 {
 			t.Fatal(fmt.Sprint("unexpected refused replies: ", st))
 		}

@@ -52,7 +52,7 @@ type session struct {
 	authing   int
 	release   func()
 	viaServer bool
-	epoch     int // RESETs so far: a login answered after one is forgotten
+	epoch     int           // RESETs so far: a login answered after one is forgotten
 	tx        []queuedLocal // commands of the transaction the proxy answers itself
 	txLen     int           // commands the transaction has queued so far
 

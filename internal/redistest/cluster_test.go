@@ -356,6 +356,7 @@ func TestAnnouncePort(t *testing.T) {
 		if seen != 6 {
 			t.Errorf("CLUSTER SHARDS on %v lists %d nodes, want 6", n, seen)
 		}
+		//lint:ignore SA1019 CLUSTER SLOTS is deprecated, but clients still ask it
 		slots, err := n.Client().ClusterSlots(ctx).Result()
 		if err != nil {
 			t.Fatalf("CLUSTER SLOTS on %v: %v", n, err)

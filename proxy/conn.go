@@ -274,6 +274,7 @@ func (c *Conn) push() *slot {
 	s.req.seq = c.tail
 	s.req.chain.Store(chainNone)
 	s.req.bypassed = nil
+	s.req.wait = 0
 	s.preset = false
 	c.tail++
 	c.loop.inflight++
@@ -597,14 +598,16 @@ func (s *slot) reset() {
 }
 
 // expire answers, with a timeout error, the commands that have waited longer than the
-// reply timeout. Their writers are replaced, so a reply that comes later is refused.
+// reply timeout (or their own, Request.AllowReplyAfter). Their writers are replaced, so
+// a reply that comes later is refused.
 func (c *Conn) expire(now, timeout int64) {
 	mask := uint64(len(c.ring) - 1)
 	expired := false
 	c.mu.Lock()
 	for seq := c.head; seq < c.next; seq++ {
 		s := c.ring[seq&mask]
-		if s.open && now-s.start >= timeout {
+		limit := max(timeout, int64(s.req.wait))
+		if s.open && s.req.wait >= 0 && now-s.start >= limit {
 			s.open = false
 			s.done = true
 			s.out = errReplyTimeout.AppendTo(s.out[:0])

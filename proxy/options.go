@@ -84,7 +84,8 @@ func WithIdleTimeout(d time.Duration) Option { return func(o *options) { o.idleT
 // WithReplyTimeout answers "-ERR redchain: reply timeout" for a command whose reply has
 // not been written d after it entered the chain (default one minute; 0 disables it). It
 // is a safety net against a handler that forgets to reply, not a command timeout:
-// backends have their own, shorter ones. A reply that comes later is dropped.
+// backends have their own, shorter ones. A reply that comes later is dropped. A command
+// that blocks on purpose may wait longer (Request.AllowReplyAfter).
 func WithReplyTimeout(d time.Duration) Option { return func(o *options) { o.replyTimeout = d } }
 
 // WithLimits sets the protocol limits for client commands (bulk length, number of

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/redchain/redchain/proxy/resp"
 )
@@ -15,8 +16,20 @@ type Request struct {
 	cmd  resp.Command
 	name []byte // lower-case command name
 
-	chain    atomic.Int32 // chainNone, chainEntered or chainReached
-	bypassed []string     // see Bypassed
+	chain    atomic.Int32  // chainNone, chainEntered or chainReached
+	bypassed []string      // see Bypassed
+	wait     time.Duration // see AllowReplyAfter; 0: the server's reply timeout
+}
+
+// AllowReplyAfter lets the reply of a command that blocks on purpose come up to d after
+// the command entered the chain, where that is later than the server's reply timeout
+// (WithReplyTimeout) allows; a negative d lets it come whenever it comes. For BLPOP k 0,
+// which waits for ever, and BLPOP k 120, which waits two minutes, as Redis lets them.
+// Loop-only: call it while serving the request.
+func (r *Request) AllowReplyAfter(d time.Duration) {
+	if d < 0 || r.wait >= 0 && d > r.wait {
+		r.wait = d
+	}
 }
 
 // Where a request is in a Chain.

@@ -65,6 +65,7 @@ type session struct {
 	dc         backend.Dedicated
 	quitting   backend.Dedicated // dc, sent QUIT for the client's QUIT
 	tunnel     backend.Tunnel    // MONITOR, SYNC, PSYNC: the client's connection is a stream now
+	replica    bool              // the stream is a replica's (SYNC, PSYNC), not MONITOR's
 	dcBusy     atomic.Int64      // commands sent on dc whose replies are not in
 	onDC       bool              // the last command went to dc
 	sharedSent bool              // commands went to the shared connections since the last barrier
@@ -270,7 +271,7 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		case c == clientListCommand:
 			s.clientList(w, args)
 		case c == clientKillCommand:
-			s.clientKill(w, args)
+			s.clientKill(ctx, w, args)
 		case c == clientUnblockCommand:
 			s.clientUnblock(ctx, w, args)
 		case c == whoAmICommand && s.untracked && s.dc != nil:
@@ -355,6 +356,9 @@ func (s *session) route(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 	if ln == laneLocal {
 		w.WriteReply(v)
 		return
+	}
+	if timeout != 0 {
+		req.AllowReplyAfter(timeout) // a blocking command: its own timeout, not the proxy's
 	}
 	if s.dc != nil && (ln == laneShared || s.clean()) {
 		// Leaving the dedicated connection, or starting a new state on a clean one
@@ -631,6 +635,7 @@ func (s *session) startTunnel(ctx context.Context, w proxy.ReplyWriter, req *pro
 		s.setDC(nil)
 	}
 	c := s.c
+	s.replica = !req.Is("monitor")
 	s.tunnel = s.b.(backend.Tunneler).Tunnel(s.sendCtx(ctx), nil,
 		func(b []byte) { c.Push(resp.Raw(b)) },
 		func(error) { c.Post(func() { _ = c.Close() }) })

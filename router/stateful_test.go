@@ -8,12 +8,16 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	redisbackend "github.com/redchain/redchain/backend/redis"
+	"github.com/redchain/redchain/internal/redistest"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
+	"github.com/redchain/redchain/router"
 )
 
 // blocked returns how many clients the server has blocked.
@@ -260,6 +264,32 @@ func TestBlockingCommands(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestBlockingOutlastsReplyTimeout checks that a blocking command waits as long as it
+// asks, however short the proxy's reply timeout (a safety net for handlers that forget
+// to reply): BLPOP k 0 for ever, BLPOP k 0.5 half a second.
+func TestBlockingOutlastsReplyTimeout(t *testing.T) {
+	s := redistest.Start(t)
+	b, err := redisbackend.New(redisbackend.Config{Addr: s.Addr(), Logger: testLogger(t, "backend")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	srv := proxytest.NewServer(t, router.New(b), proxy.WithReplyTimeout(100*time.Millisecond),
+		proxy.WithLogger(testLogger(t, "proxy")))
+	forever, timed := proxytest.Dial(t, srv.Addr()), proxytest.Dial(t, srv.Addr())
+	forever.Send([]string{"BLPOP", "rt:forever", "0"})
+	// The server's own timeout of 0.5 s (five of the proxy's) orders what follows.
+	if got := reply(timed.Do("BLPOP", "rt:timed", "0.5")); got != "*-1\r\n" {
+		t.Fatalf("BLPOP rt:timed 0.5 = %q, want its own timeout's nil", got)
+	}
+	if got := reply(timed.Do("RPUSH", "rt:forever", "x")); got != ":1\r\n" {
+		t.Fatal(got)
+	}
+	if got := reply(forever.Read()); got != "*2\r\n$10\r\nrt:forever\r\n$1\r\nx\r\n" {
+		t.Fatalf("BLPOP rt:forever 0 = %q, want the element pushed after the reply timeout", got)
+	}
 }
 
 func TestPubSub(t *testing.T) {

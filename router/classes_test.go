@@ -71,6 +71,9 @@ func TestSameAsRedis(t *testing.T) {
 			{"REPLCONF", "listening-port", "1"}, {"REPLCONF", "ACK", "0"}, {"REPLCONF", "nope", "1"},
 			{"REPLCONF", "x"}, {"PING"},
 		}, nil},
+		{"CLIENT KILL of a user the server lacks", [][]string{
+			{"CLIENT", "KILL", "USER", "nosuchuser"}, {"CLIENT", "KILL", "USER", "nosuchuser", "SKIPME", "maybe"},
+		}, nil},
 		{"HELLO", [][]string{
 			{"HELLO", "4"}, {"HELLO", "x"}, {"HELLO", "2", "SETNAME", "a b"}, {"HELLO", "2", "NOPE"},
 		}, nil},

@@ -155,8 +155,10 @@ func (s *session) clientReply(args [][]byte) resp.Value {
 	return resp.Error("ERR", "syntax error")
 }
 
-// listLine describes the session as a line of CLIENT LIST. Loop-only.
-func (s *session) listLine() string {
+// listLine describes the session as a line of CLIENT LIST or CLIENT INFO, in the fields
+// of the Redis the proxy presents; qbuf is the size of the command the client is
+// running, for the client that asks (Redis counts it in its query buffer). Loop-only.
+func (s *session) listLine(qbuf int) string {
 	flags := ""
 	subs := 0
 	if s.dc != nil {
@@ -168,7 +170,10 @@ func (s *session) listLine() string {
 	if subs > 0 {
 		flags += "P"
 	}
-	if s.tunnel != nil {
+	switch {
+	case s.tunnel != nil && s.replica:
+		flags += "S"
+	case s.tunnel != nil:
 		flags += "O"
 	}
 	if s.blocked() {
@@ -188,17 +193,44 @@ func (s *session) listLine() string {
 	if s.last != nil {
 		cmd = s.last.Name
 	}
-	user := s.c.User()
-	if user == "" {
-		user = "default"
+	var id uint64
+	var addr, laddr any = "", ""
+	age, idle, user := 0, 0, "default"
+	if c := s.c; c != nil { // nil for a request of no connection (proxy.NewRequest)
+		id, addr, laddr = c.ID(), c.RemoteAddr(), c.LocalAddr()
+		age, idle = int(time.Since(c.Opened()).Seconds()), int(c.Idle().Seconds())
+		if u := c.User(); u != "" {
+			user = u
+		}
 	}
 	redir := int64(-1)
 	if s.tracking {
 		redir = int64(s.redirect.Load())
 	}
-	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=0 ssub=0 multi=%d qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=%s redir=%d resp=%d lib-name=%s lib-ver=%s",
-		s.c.ID(), s.c.RemoteAddr(), s.c.LocalAddr(), s.name, int(time.Since(s.c.Opened()).Seconds()),
-		int(s.c.Idle().Seconds()), flags, s.db, subs, multi, cmd, user, redir, s.proto, s.lib[0], s.lib[1])
+	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=0 ssub=0 multi=%d qbuf=%d qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=%s redir=%d resp=%d lib-name=%s lib-ver=%s",
+		id, addr, laddr, s.name, age, idle, flags, s.db, subs, multi, qbuf, cmd, user, redir, s.proto, s.lib[0], s.lib[1])
+}
+
+// commandSize is the size of args in RESP.
+func commandSize(args [][]byte) int {
+	n := 3 + len(strconv.Itoa(len(args)))
+	for _, a := range args {
+		n += 5 + len(strconv.Itoa(len(a))) + len(a)
+	}
+	return n
+}
+
+// clientType is the session's type for CLIENT LIST and KILL TYPE, as Redis's
+// getClientType: "replica" for a replication stream (SYNC, PSYNC), "pubsub" for a
+// subscriber, "normal" else (a MONITOR too).
+func (s *session) clientType() string {
+	switch {
+	case s.tunnel != nil && s.replica:
+		return "replica"
+	case s.dc != nil && s.dc.Subscriptions() > 0:
+		return "pubsub"
+	}
+	return "normal"
 }
 
 // blocked reports whether the session waits for a blocking command's reply.
@@ -238,24 +270,18 @@ func (s *session) clientList(w proxy.ReplyWriter, args [][]byte) {
 			return
 		}
 	}
+	if typ == "slave" {
+		typ = "replica"
+	}
+	qbuf := commandSize(args)
 	s.f.gather(func(o *session) string {
-		if ids != nil && !ids[o.c.ID()] {
+		if ids != nil && !ids[o.c.ID()] || typ != "" && o.clientType() != typ {
 			return ""
 		}
-		pubsub := o.dc != nil && o.dc.Subscriptions() > 0
-		switch typ {
-		case "master", "replica", "slave":
-			return ""
-		case "pubsub":
-			if !pubsub {
-				return ""
-			}
-		case "normal":
-			if pubsub {
-				return ""
-			}
+		if o == s {
+			return o.listLine(qbuf)
 		}
-		return o.listLine()
+		return o.listLine(0)
 	}, func(lines []string) {
 		var b strings.Builder
 		for _, l := range lines {
@@ -276,6 +302,7 @@ type killFilter struct {
 	typ         string
 	maxAge      int64
 	skipMe      bool
+	old         bool // CLIENT KILL addr:port, answered OK or an error
 }
 
 // match reports whether o is to be killed. Loop-only, on o's loop.
@@ -290,76 +317,100 @@ func (k *killFilter) match(o *session, self uint64) bool {
 		return false
 	}
 	switch k.typ {
-	case "master", "replica", "slave":
-		return false
-	case "pubsub":
-		return o.dc != nil && o.dc.Subscriptions() > 0
-	case "normal":
-		return o.dc == nil || o.dc.Subscriptions() == 0
+	case "":
+		return true
+	case "slave":
+		return o.clientType() == "replica"
 	}
-	return true
+	return o.clientType() == k.typ
 }
 
 // clientKill answers CLIENT KILL addr:port, and CLIENT KILL with filters (ID, TYPE,
 // USER, ADDR, LADDR, SKIPME, MAXAGE): of the proxy's clients. A client that kills
 // itself gets the reply, then is closed.
-func (s *session) clientKill(w proxy.ReplyWriter, args [][]byte) {
-	k := killFilter{skipMe: true}
-	old := len(args) == 3
-	if old {
-		k.addr, k.skipMe = string(args[2]), false
-	} else {
-		if len(args)%2 != 0 {
-			w.WriteReply(resp.Error("ERR", "syntax error"))
-			return
+func (s *session) clientKill(ctx context.Context, w proxy.ReplyWriter, args [][]byte) {
+	k, refusal := parseKill(args)
+	if k.user == "" {
+		if refusal.Type != 0 {
+			w.WriteReply(refusal)
+		} else {
+			s.kill(w, k)
 		}
-		for i := 2; i+1 < len(args); i += 2 {
-			v := string(args[i+1])
-			switch strings.ToLower(string(args[i])) {
-			case "id":
-				id, err := strconv.ParseUint(v, 10, 64)
-				if err != nil || id == 0 {
-					w.WriteReply(resp.Error("ERR", "client-id should be greater than 0"))
-					return
-				}
-				k.id = id
-			case "type":
-				k.typ = strings.ToLower(v)
-				switch k.typ {
-				case "normal", "master", "replica", "slave", "pubsub":
-				default:
-					w.WriteReply(resp.Error("ERR", "Unknown client type '"+v+"'"))
-					return
-				}
-			case "addr":
-				k.addr = v
-			case "laddr":
-				k.laddr = v
-			case "user":
-				k.user = v
-			case "skipme":
-				switch strings.ToLower(v) {
-				case "yes":
-					k.skipMe = true
-				case "no":
-					k.skipMe = false
-				default:
-					w.WriteReply(resp.Error("ERR", "syntax error"))
-					return
-				}
-			case "maxage":
-				n, err := strconv.ParseInt(v, 10, 64)
-				if err != nil || n <= 0 {
-					w.WriteReply(resp.Error("ERR", "syntax error"))
-					return
-				}
-				k.maxAge = n
-			default:
-				w.WriteReply(resp.Error("ERR", "syntax error"))
-				return
+		return
+	}
+	// A user the server's ACL does not have is an error, as in Redis: ask it.
+	s.b.Send(s.sendCtx(ctx), resp.NewCommand("ACL", "GETUSER", k.user), func(v resp.Value, err error) {
+		switch d, derr := v.Decode(); {
+		case err == nil && derr == nil && d.IsNull():
+			w.WriteReply(resp.Error("ERR", "No such user '"+k.user+"'"))
+		case refusal.Type != 0:
+			w.WriteReply(refusal)
+		default:
+			s.kill(w, k)
+		}
+	})
+}
+
+// parseKill reads CLIENT KILL's arguments as Redis does, option after option; refusal
+// is the error of the first that is wrong (the options before it are in k, as Redis has
+// checked them by then).
+func parseKill(args [][]byte) (k killFilter, refusal resp.Value) {
+	k.skipMe = true
+	if len(args) == 3 {
+		k.addr, k.skipMe, k.old = string(args[2]), false, true
+		return k, refusal
+	}
+	syntax := resp.Error("ERR", "syntax error")
+	for i := 2; i < len(args); i += 2 {
+		if i+1 == len(args) {
+			return k, syntax
+		}
+		v := string(args[i+1])
+		switch strings.ToLower(string(args[i])) {
+		case "id":
+			id, err := strconv.ParseUint(v, 10, 64)
+			if err != nil || id == 0 {
+				return k, resp.Error("ERR", "client-id should be greater than 0")
 			}
+			k.id = id
+		case "type":
+			k.typ = strings.ToLower(v)
+			switch k.typ {
+			case "normal", "master", "replica", "slave", "pubsub":
+			default:
+				return k, resp.Error("ERR", "Unknown client type '"+v+"'")
+			}
+		case "addr":
+			k.addr = v
+		case "laddr":
+			k.laddr = v
+		case "user":
+			k.user = v
+		case "skipme":
+			switch strings.ToLower(v) {
+			case "yes":
+				k.skipMe = true
+			case "no":
+				k.skipMe = false
+			default:
+				return k, syntax
+			}
+		case "maxage":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
+				return k, syntax
+			}
+			k.maxAge = n
+		default:
+			return k, syntax
 		}
 	}
+	return k, refusal
+}
+
+// kill ends the proxy's clients that k matches, and answers how many (or, for the
+// old form, OK or an error).
+func (s *session) kill(w proxy.ReplyWriter, k killFilter) {
 	self := s.c.ID()
 	s.f.gather(func(o *session) string {
 		if !k.match(o, self) {
@@ -379,9 +430,9 @@ func (s *session) clientKill(w proxy.ReplyWriter, args [][]byte) {
 			}
 		}
 		switch {
-		case old && n == 0:
+		case k.old && n == 0:
 			w.WriteReply(resp.Error("ERR", "No such client"))
-		case old:
+		case k.old:
 			w.WriteReply(resp.OK)
 		default:
 			w.WriteReply(resp.Integer(int64(n)))

@@ -3,6 +3,7 @@ package router_test
 import (
 	"io"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -79,6 +80,26 @@ func TestClientCommandsOfTheProxy(t *testing.T) {
 		}
 		if got := reply(b.Do("CLIENT", "UNBLOCK", bid)); got != ":0\r\n" {
 			t.Fatalf("CLIENT UNBLOCK of a client not blocked = %q", got)
+		}
+	})
+
+	t.Run("info fields as redis", func(t *testing.T) {
+		// The fields of Redis's CLIENT INFO, in its order (a newer Redis's may follow),
+		// and qbuf the size of the command, as Redis counts it.
+		fields := func(c *proxytest.Client) (keys []string, qbuf string) {
+			for _, f := range strings.Fields(string(c.Do("CLIENT", "INFO").Str)) {
+				k, v, _ := strings.Cut(f, "=")
+				keys = append(keys, k)
+				if k == "qbuf" {
+					qbuf = v
+				}
+			}
+			return keys, qbuf
+		}
+		want, wantQ := fields(proxytest.Dial(t, st.redis.Addr()))
+		got, gotQ := fields(dial())
+		if len(got) < len(want) || !slices.Equal(got[:len(want)], want) || gotQ != wantQ {
+			t.Errorf("CLIENT INFO fields %q qbuf %s, redis's %q qbuf %s", got, gotQ, want, wantQ)
 		}
 	})
 

@@ -24,7 +24,7 @@ var localHandlers = map[string]localHandler{
 	"client|id":       func(s *session, _ [][]byte) resp.Value { return resp.Integer(int64(s.id())) },
 	"client|setname":  (*session).setName,
 	"client|getname":  (*session).getName,
-	"client|info":     func(s *session, _ [][]byte) resp.Value { return resp.BulkString(s.info()) },
+	"client|info":     func(s *session, args [][]byte) resp.Value { return verbatim(s.listLine(commandSize(args))+"\n", s.proto) },
 	"client|setinfo":  (*session).setInfo,
 	"client|no-evict": func(*session, [][]byte) resp.Value { return resp.OK }, // the proxy evicts no client
 	"client|reply":    (*session).clientReply,
@@ -98,6 +98,7 @@ type helloArgs struct {
 	proto      int
 	name       string
 	user, pass []byte // AUTH's, if given
+	auth       int    // the index of that AUTH in args
 }
 
 // parseHello reads HELLO as Redis does (networking.c helloCommand), from the session's
@@ -118,7 +119,7 @@ func (s *session) parseHello(args [][]byte) (h helloArgs, refusal resp.Value) {
 		more := len(args) - i - 1
 		switch opt := strings.ToLower(string(args[i])); {
 		case opt == "auth" && more >= 2:
-			h.user, h.pass = args[i+1], args[i+2]
+			h.user, h.pass, h.auth = args[i+1], args[i+2], i
 			i += 2
 		case opt == "setname" && more >= 1:
 			if !validName(args[i+1]) {
@@ -162,9 +163,15 @@ func (s *session) hello(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		w.WriteReply(noDedicated(c))
 		return
 	}
-	cmd := []string{"HELLO", strconv.Itoa(h.proto)}
+	// The server gets HELLO as the client wrote it (MONITOR shows it so), but for
+	// SETNAME, which is the proxy's.
+	args := req.Args()
+	cmd := [][]byte{args[0], []byte(strconv.Itoa(h.proto))}
+	if len(args) > 1 {
+		cmd[1] = args[1]
+	}
 	if login {
-		cmd = append(cmd, "AUTH", string(h.user), string(h.pass))
+		cmd = append(cmd, args[h.auth:h.auth+3]...)
 		if s.f.users != nil {
 			s.authing++ // see loggedIn
 		} else {
@@ -174,7 +181,7 @@ func (s *session) hello(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 	prevProto, prevName := s.proto, s.name
 	s.proto, s.name = h.proto, h.name
 	id := int64(s.id())
-	req.SetCommand(resp.NewCommand(cmd...))
+	req.SetCommand(resp.Command{Args: cmd})
 	if login {
 		w = s.loggingIn(w, string(h.user), h.pass)
 	}
@@ -276,20 +283,3 @@ func (s *session) setInfo(args [][]byte) resp.Value {
 	return resp.OK
 }
 
-// info describes the client as CLIENT INFO does.
-func (s *session) info() string {
-	subs := 0
-	if s.dc != nil {
-		subs = s.dc.Subscriptions()
-	}
-	multi := -1
-	if s.multi {
-		multi = s.txLen
-	}
-	var addr any = ""
-	if s.c != nil {
-		addr = s.c.RemoteAddr()
-	}
-	return fmt.Sprintf("id=%d addr=%s name=%s db=%d sub=%d multi=%d resp=%d lib-name=%s lib-ver=%s\n",
-		s.id(), addr, s.name, s.db, subs, multi, s.proto, s.lib[0], s.lib[1])
-}

@@ -19,12 +19,14 @@ type localHandler func(s *session, args [][]byte) resp.Value
 // localHandlers implement the commands of class Local, by name. Every Local command of
 // the model has one (a test checks it).
 var localHandlers = map[string]localHandler{
-	"quit":            func(*session, [][]byte) resp.Value { return resp.OK }, // the proxy answers it first
-	"reset":           func(s *session, _ [][]byte) resp.Value { return s.reset() },
-	"client|id":       func(s *session, _ [][]byte) resp.Value { return resp.Integer(int64(s.id())) },
-	"client|setname":  (*session).setName,
-	"client|getname":  (*session).getName,
-	"client|info":     func(s *session, args [][]byte) resp.Value { return verbatim(s.listLine(commandSize(args))+"\n", s.proto) },
+	"quit":           func(*session, [][]byte) resp.Value { return resp.OK }, // the proxy answers it first
+	"reset":          func(s *session, _ [][]byte) resp.Value { return s.reset() },
+	"client|id":      func(s *session, _ [][]byte) resp.Value { return resp.Integer(int64(s.id())) },
+	"client|setname": (*session).setName,
+	"client|getname": (*session).getName,
+	"client|info": func(s *session, args [][]byte) resp.Value {
+		return verbatim(s.listLine(commandSize(args))+"\n", s.proto)
+	},
 	"client|setinfo":  (*session).setInfo,
 	"client|no-evict": func(*session, [][]byte) resp.Value { return resp.OK }, // the proxy evicts no client
 	"client|reply":    (*session).clientReply,
@@ -282,4 +284,3 @@ func (s *session) setInfo(args [][]byte) resp.Value {
 	}
 	return resp.OK
 }
-

@@ -1,6 +1,7 @@
 package router_test
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -34,9 +35,16 @@ func TestClientSideCaching(t *testing.T) {
 		}
 		return v, r.IsCacheHit()
 	}
-	for i, writer := range []*proxytest.Client{other, direct} {
-		val := []string{"one", "two"}[i]
-		if got := reply(writer.Do("SET", "csc:k", val)); got != "+OK\r\n" {
+	checkInvalidated(t, "csc:k", get, other, direct)
+}
+
+// checkInvalidated has each writer in turn change key, and checks that get (a caching
+// client's read of key) then reads the new value, and a second time from its cache.
+func checkInvalidated(t *testing.T, key string, get func() (string, bool), writers ...*proxytest.Client) {
+	t.Helper()
+	for i, writer := range writers {
+		val := "v" + strconv.Itoa(i)
+		if got := reply(writer.Do("SET", key, val)); got != "+OK\r\n" {
 			t.Fatal(got)
 		}
 		eventually(t, "the new value read", func() (bool, string) {
@@ -74,17 +82,5 @@ func TestGoRedisClientSideCache(t *testing.T) {
 		}
 		return v, c.CSCStats().Hits > before
 	}
-	for i, writer := range []*proxytest.Client{other, direct} {
-		val := []string{"one", "two"}[i]
-		if got := reply(writer.Do("SET", "gcsc:k", val)); got != "+OK\r\n" {
-			t.Fatal(got)
-		}
-		eventually(t, "the new value read", func() (bool, string) {
-			v, _ := get()
-			return v == val, v
-		})
-		if v, hit := get(); v != val || !hit {
-			t.Fatalf("second GET = %q, cache hit %v; want %q from the cache", v, hit, val)
-		}
-	}
+	checkInvalidated(t, "gcsc:k", get, other, direct)
 }

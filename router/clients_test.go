@@ -1,6 +1,7 @@
 package router_test
 
 import (
+	"context"
 	"io"
 	"runtime"
 	"slices"
@@ -10,8 +11,10 @@ import (
 
 	redisbackend "github.com/redchain/redchain/backend/redis"
 	"github.com/redchain/redchain/internal/redistest"
+	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
+	"github.com/redchain/redchain/router"
 )
 
 // idOf returns the client ID the proxy gave c.
@@ -260,4 +263,38 @@ func TestAuthToServerUsers(t *testing.T) {
 			t.Errorf("%d clients logged in as bob hold %d server connections, want %d at most:\n%s", n, got, most, list)
 		}
 	})
+}
+
+// TestSharedLaneAfterServerLogin checks that a middleware that sends commands to the
+// backend itself (router.SharedLane, fan-out) leaves a client logged in to one of the
+// server's users to the router: what it sends would run as the proxy's user.
+func TestSharedLaneAfterServerLogin(t *testing.T) {
+	s := redistest.Start(t, redistest.Args("--user", "bob", "on", ">bobpw", "~*", "+@all"))
+	lanes := make(chan bool, 2)
+	probe := proxy.MiddlewareFunc(func(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler) {
+		if req.Is("get") {
+			_, ok := router.SharedLane(ctx, req.Conn())
+			lanes <- ok
+		}
+		next.ServeRESP(ctx, w, req)
+	})
+	st := newStackOn(t, s, nil, probe)
+	c := proxytest.Dial(t, st.proxy.Addr())
+	for _, step := range []struct {
+		cmd    []string
+		shared bool // what SharedLane says of a GET
+	}{
+		{[]string{"GET", "lane:k"}, true},
+		{[]string{"AUTH", "bob", "bobpw"}, false},
+		{[]string{"GET", "lane:k"}, false},
+	} {
+		if got := reply(c.Do(step.cmd...)); strings.HasPrefix(got, "-") {
+			t.Fatalf("%q = %q", step.cmd, got)
+		}
+		if step.cmd[0] == "GET" {
+			if ok := <-lanes; ok != step.shared {
+				t.Errorf("SharedLane before %q = %v, want %v", step.cmd, ok, step.shared)
+			}
+		}
+	}
 }

@@ -112,7 +112,9 @@ func Stateful(c *proxy.Conn) bool {
 // whole-keyspace one (middleware/fanout). It reports false when c's commands must go
 // through Forward now: c holds state on a dedicated server connection (a transaction, a
 // subscription, a database other than 0), or that connection still owes replies (a
-// blocking command, an EXEC in flight), which a command sent elsewhere could overtake.
+// blocking command, an EXEC in flight), which a command sent elsewhere could overtake,
+// or c logged in to one of the server's users (its commands must run as that user, not
+// as the middleware's backend logs in).
 // Otherwise it gives back a dedicated connection c no longer needs, as Forward would,
 // counts what follows as sent on the backend's shared connections (so that a later move
 // to a dedicated connection first waits for their replies), and returns ctx with c's
@@ -127,7 +129,7 @@ func SharedLane(ctx context.Context, c *proxy.Conn) (context.Context, bool) {
 	if s == nil {
 		return ctx, true
 	}
-	if s.parked != nil || s.dc != nil && (!s.clean() || s.dcBusy.Load() > 0) {
+	if s.parked != nil || s.viaServer || s.dc != nil && (!s.clean() || s.dcBusy.Load() > 0) {
 		return ctx, false
 	}
 	s.giveBack()

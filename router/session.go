@@ -305,6 +305,10 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		case getredirCommand, trackingInfoCommand:
 			w = s.serverIDsToProxy(w)
 		case authCommand:
+			if v := s.f.loginRefused(); v.Type != 0 {
+				w.WriteReply(v)
+				return
+			}
 			user := "default"
 			if len(args) == 3 {
 				user = string(args[1])

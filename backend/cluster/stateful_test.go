@@ -14,6 +14,7 @@ import (
 	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/internal/redistest"
 	"github.com/redchain/redchain/proxy/proxytest"
+	"github.com/redchain/redchain/proxy/resp"
 	"github.com/redchain/redchain/router"
 )
 
@@ -28,6 +29,23 @@ func TestStateful(t *testing.T) {
 	ctx := context.Background()
 	p := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), Protocol: 2, MaxRetries: -1, ReadTimeout: wait})
 	t.Cleanup(func() { p.Close() })
+
+	t.Run("login to the server's users refused", func(t *testing.T) {
+		// A login would hold for one server connection, to one shard: the proxy says so
+		// rather than let the client's commands for other shards fail later.
+		rc := proxytest.Dial(t, srv.Addr())
+		for _, cmd := range [][]string{{"AUTH", "pw"}, {"HELLO", "3", "AUTH", "default", "pw"}} {
+			if v := rc.Do(cmd...); v.Type != resp.TypeError || !strings.Contains(string(v.Str), "auth middleware") {
+				t.Errorf("%q = %q, want refused", cmd, v.AppendTo(nil))
+			}
+		}
+		rc.Send([]string{"MULTI"}, []string{"SET", "{l}a", "1"}, []string{"AUTH", "pw"}, []string{"EXEC"})
+		for _, want := range []string{"+OK", "+QUEUED", "-ERR redchain: AUTH", "-EXECABORT"} {
+			if got := string(rc.Read().AppendTo(nil)); !strings.HasPrefix(got, want) {
+				t.Errorf("got %q, want %q", got, want)
+			}
+		}
+	})
 
 	t.Run("script kill on the busy node", func(t *testing.T) {
 		// A script runs on the primary of the last shard, not the first: SCRIPT KILL

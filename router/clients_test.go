@@ -227,6 +227,8 @@ func TestAuthToServerUsers(t *testing.T) {
 		{bob, []string{"RESET"}, "+RESET"},
 		{bob, []string{"ACL", "WHOAMI"}, "$7\r\ndefault\r\n"},
 		{bob, []string{"SET", "acl:k", "w"}, "+OK"},
+		{bob, []string{"HELLO", "2", "AUTH", "bob", "wrong", "AUTH", "bob", "bobpw"}, "-WRONGPASS"}, // each AUTH, in order
+		{bob, []string{"SET", "acl:k", "w"}, "+OK"},                                                 // still default
 	} {
 		got := reply(step.c.Do(step.cmd...))
 		if !strings.HasPrefix(got, step.want) {

@@ -99,8 +99,7 @@ func (s *session) whoAmI([][]byte) resp.Value {
 type helloArgs struct {
 	proto      int
 	name       string
-	user, pass []byte // AUTH's, if given
-	auth       int    // the index of that AUTH in args
+	user, pass []byte // the last AUTH's, if given
 }
 
 // parseHello reads HELLO as Redis does (networking.c helloCommand), from the session's
@@ -121,7 +120,7 @@ func (s *session) parseHello(args [][]byte) (h helloArgs, refusal resp.Value) {
 		more := len(args) - i - 1
 		switch opt := strings.ToLower(string(args[i])); {
 		case opt == "auth" && more >= 2:
-			h.user, h.pass, h.auth = args[i+1], args[i+2], i
+			h.user, h.pass = args[i+1], args[i+2]
 			i += 2
 		case opt == "setname" && more >= 1:
 			if !validName(args[i+1]) {
@@ -165,8 +164,8 @@ func (s *session) hello(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		w.WriteReply(noDedicated(c))
 		return
 	}
-	// The server gets HELLO as the client wrote it (MONITOR shows it so), but for
-	// SETNAME, which is the proxy's.
+	// The server gets HELLO as the client wrote it (MONITOR shows it so; it checks each
+	// AUTH in order), but for SETNAME, which is the proxy's.
 	args := req.Args()
 	if login {
 		if v := s.f.loginRefused(); v.Type != 0 {
@@ -178,8 +177,13 @@ func (s *session) hello(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 	if len(args) > 1 {
 		cmd[1] = args[1]
 	}
+	for i := 2; i < len(args); i += 2 { // parseHello checked the options
+		if bytes.EqualFold(args[i], []byte("auth")) {
+			cmd = append(cmd, args[i:i+3]...)
+			i++
+		}
+	}
 	if login {
-		cmd = append(cmd, args[h.auth:h.auth+3]...)
 		if s.f.users != nil {
 			s.authing++ // see loggedIn
 		} else {

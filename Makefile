@@ -7,7 +7,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
 .PHONY: test deps check fuzz bench bench-quick gobench
 
-# test installs redis-server when it is missing (the tests start real servers), then
+# test installs redis-server and redis-cli when missing (the tests start real servers), then
 # runs every test with the race detector.
 test: deps
 	$(GO) test -race -count=1 ./...

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Go: redis-server (the tests start their own servers
-# on free ports). With the argument "bench" (make bench), also what bench/ runs:
-# redis-benchmark (Debian package redis-tools) and nutcracker (twemproxy). Installs only
+# on free ports) and redis-cli (Debian package redis-tools: a test runs redis-cli
+# monitor through the proxy). With the argument "bench" (make bench), also what bench/
+# runs: redis-benchmark (redis-tools too) and nutcracker (twemproxy). Installs only
 # what is missing, with apt-get; idempotent, and silent when everything is there already.
 set -euo pipefail
 
 # command:package pairs to make sure of.
-need=(redis-server:redis-server)
+need=(redis-server:redis-server redis-cli:redis-tools)
 case "${1:-}" in
 "") ;;
 bench) need+=(redis-benchmark:redis-tools nutcracker:nutcracker) ;;

@@ -222,6 +222,12 @@ func TestAuthToServerUsers(t *testing.T) {
 		{bob, []string{"DEL", "acl:k"}, "-NOPERM"},
 		{alice, []string{"GET", "acl:k"}, "$1\r\nv\r\n"},
 		{bob, []string{"SUBSCRIBE", "acl:ch"}, "-NOPERM"}, // on a dedicated connection of bob's too
+		// The proxy answers CLIENT LIST, KILL, UNBLOCK itself, with the server's rules.
+		{bob, []string{"CLIENT", "LIST"}, "-NOPERM"},
+		{bob, []string{"CLIENT", "KILL", "ID", "1"}, "-NOPERM"},
+		{bob, []string{"CLIENT", "UNBLOCK", "1"}, "-NOPERM"},
+		{alice, []string{"CLIENT", "LIST"}, "$"},
+		{alice, []string{"CLIENT", "UNBLOCK", "1"}, ":0"},
 		{bob, []string{"AUTH", "bob", "wrong"}, "-WRONGPASS"},
 		{bob, []string{"SET", "acl:k", "w"}, "-NOPERM"}, // still bob
 		{bob, []string{"RESET"}, "+RESET"},

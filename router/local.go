@@ -47,6 +47,51 @@ func init() {
 	}
 }
 
+// serveLocal serves a command of class Local.
+func (s *session) serveLocal(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, c *command.Info) {
+	args := req.Args()
+	switch {
+	case c.Effect == command.EffectProtocol:
+		s.hello(ctx, w, req, c)
+	case c == clientListCommand:
+		s.clientList(w, args)
+	case c == clientKillCommand:
+		s.clientKill(ctx, w, args)
+	case c == clientUnblockCommand:
+		s.clientUnblock(ctx, w, args)
+	case c == whoAmICommand && s.untracked && s.dc != nil:
+		s.route(ctx, w, req, c, command.Dedicated) // logged in on the server: it knows
+	default:
+		w.WriteReply(s.local(c, args))
+	}
+}
+
+// adminProbes are, for the commands the proxy answers that Redis's ACL counts as
+// administrative, an invocation of each that the server checks the rights of and then
+// refuses or answers without acting: so that a client logged in to one of the server's
+// users may run them through the proxy only if the server would let that user.
+var adminProbes = map[*command.Info]resp.Command{
+	clientListCommand:    resp.NewCommand("CLIENT", "LIST", "ID", "0"),
+	clientKillCommand:    resp.NewCommand("CLIENT", "KILL", "ID", "0"),
+	clientUnblockCommand: resp.NewCommand("CLIENT", "UNBLOCK", "0"),
+	noEvictCommand:       resp.NewCommand("CLIENT", "NO-EVICT", "maybe"),
+}
+
+var noEvictCommand, _ = command.LookupArgs(resp.NewCommand("CLIENT", "NO-EVICT").Args)
+
+// asUserMay sends probe (see adminProbes) as the client's user, on a connection of its
+// own (such commands never share one), and, unless the server answers that the user may
+// not run it (NOPERM, which the client then gets), runs then on the session's loop.
+func (s *session) asUserMay(ctx context.Context, w proxy.ReplyWriter, probe resp.Command, then func()) {
+	sendOnce(s.ded.Dedicate(s.sendCtx(ctx), nil, ignorePush), probe, func(v resp.Value, err error) {
+		if d, derr := v.Decode(); err == nil && derr == nil && d.IsError() && bytes.HasPrefix(d.Str, []byte("NOPERM")) {
+			w.WriteReply(d)
+			return
+		}
+		s.c.Post(then)
+	})
+}
+
 // local answers a command of class Local.
 func (s *session) local(c *command.Info, args [][]byte) resp.Value {
 	if h, ok := localHandlers[c.Name]; ok {

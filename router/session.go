@@ -267,20 +267,11 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 	}
 	switch class := c.ClassOf(args); class {
 	case command.Local:
-		switch {
-		case c.Effect == command.EffectProtocol:
-			s.hello(ctx, w, req, c)
-		case c == clientListCommand:
-			s.clientList(w, args)
-		case c == clientKillCommand:
-			s.clientKill(ctx, w, args)
-		case c == clientUnblockCommand:
-			s.clientUnblock(ctx, w, args)
-		case c == whoAmICommand && s.untracked && s.dc != nil:
-			s.route(ctx, w, req, c, command.Dedicated) // logged in on the server: it knows
-		default:
-			w.WriteReply(s.local(c, args))
+		if probe, ok := adminProbes[c]; ok && s.viaServer {
+			s.asUserMay(ctx, w, probe, func() { s.serveLocal(ctx, w, req, c) })
+			return
 		}
+		s.serveLocal(ctx, w, req, c)
 	case command.Shared, command.EveryShard:
 		if s.ded == nil {
 			s.b.Send(s.sendCtx(ctx), req.Command(), proxy.Callback(w))

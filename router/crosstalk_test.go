@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	redisbackend "github.com/redchain/redchain/backend/redis"
+	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/internal/cmdgen"
 	"github.com/redchain/redchain/internal/redistest"
 	"github.com/redchain/redchain/proxy"
@@ -48,7 +49,7 @@ func TestCrosstalk(t *testing.T) {
 	// knows the server's commands, and answers those the server lacks itself.
 	learnFrom(t, s.Addr())
 	docs := cmdgen.Fetch(t, s.Addr())
-	cmdgen.CheckServerWide(t, srv.Addr(), docs)
+	cmdgen.CheckServerWide(t, srv.Addr(), docs, refused)
 	g := cmdgen.New(cmdgen.Seed(t), 0.2)
 	attacks := append(cmdgen.Attacks(docs, g, crosstalkPerCommand), cmdgen.Dangerous...)
 	g.Shuffle(attacks)
@@ -65,4 +66,14 @@ func TestCrosstalk(t *testing.T) {
 	if v := proxytest.Dial(t, srv.Addr()).Do("PING", "after"); reply(v) != "$5\r\nafter\r\n" {
 		t.Errorf("PING after the attack = %q", reply(v))
 	}
+}
+
+// refused reports whether the command model classes the command of words Refused.
+func refused(words []string) bool {
+	args := make([][]byte, len(words))
+	for i, w := range words {
+		args[i] = []byte(w)
+	}
+	c, ok := command.LookupArgs(args)
+	return ok && c.Class == command.Refused
 }

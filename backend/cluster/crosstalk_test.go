@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/redchain/redchain/backend/cluster"
+	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/internal/cmdgen"
 	"github.com/redchain/redchain/internal/redistest"
 	"github.com/redchain/redchain/proxy"
@@ -37,7 +38,7 @@ func TestCrosstalk(t *testing.T) {
 	})
 
 	docs := cmdgen.Fetch(t, c.Nodes()[0].Addr())
-	cmdgen.CheckServerWide(t, srv.Addr(), docs)
+	cmdgen.CheckServerWide(t, srv.Addr(), docs, refused)
 	g := cmdgen.New(cmdgen.Seed(t), 0.2)
 	attacks := append(cmdgen.Attacks(docs, g, 3), cmdgen.Dangerous...)
 	g.Shuffle(attacks)
@@ -68,4 +69,14 @@ func TestCrosstalk(t *testing.T) {
 			t.Errorf("SET %s (on %s) after the attack = %q", key, n, v.AppendTo(nil))
 		}
 	}
+}
+
+// refused reports whether the command model classes the command of words Refused.
+func refused(words []string) bool {
+	args := make([][]byte, len(words))
+	for i, w := range words {
+		args[i] = []byte(w)
+	}
+	c, ok := command.LookupArgs(args)
+	return ok && c.Class == command.Refused
 }

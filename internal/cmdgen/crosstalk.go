@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
@@ -140,17 +139,18 @@ var ServerWide = map[string][][]string{
 	"module|unload": {{"MODULE", "UNLOAD", "x"}},
 }
 
-// CheckServerWide checks, for each command of [ServerWide] that the command model
-// classes Refused, that the proxy at addr answers its invocations with its refusal, an
-// error that says "not allowed through the proxy", and removes the others from docs, so
-// that an attack built from docs leaves them out: they would take the server away from
-// the test. Call it from the test's goroutine.
-func CheckServerWide(t testing.TB, addr string, docs Docs) {
+// CheckServerWide checks, for each command of [ServerWide] that refused reports the
+// proxy at addr refuses (refused gets the command's words: "MODULE", "LOAD"), that
+// the proxy answers its invocations with its refusal, an error that says "not allowed
+// through the proxy", and removes the others from docs, so that an attack built from
+// docs leaves them out: they would take the server away from the test. Call it from
+// the test's goroutine.
+func CheckServerWide(t testing.TB, addr string, docs Docs, refused func(words []string) bool) {
 	t.Helper()
 	c := proxytest.Dial(t, addr)
 	for _, name := range slices.Sorted(maps.Keys(ServerWide)) {
 		words := strings.Split(strings.ToUpper(name), "|")
-		if info, ok := command.LookupArgs(resp.NewCommand(words...).Args); !ok || info.Class != command.Refused {
+		if !refused(words) {
 			delete(docs, name)
 			t.Logf("%s left out of the attack: the proxy passes it to the server", strings.Join(words, " "))
 			continue

@@ -290,6 +290,13 @@ var rules = map[string]rule{
 	"script|flush": {class: EveryShard, scope: ScopeAll},
 	"function|*":   {scope: ScopeAll}, // a library's functions may name any key
 
+	// Pub/sub counts and lists: a sharded backend's subscribers are on every shard.
+	"pubsub|channels":      {class: EveryShard},
+	"pubsub|shardchannels": {class: EveryShard},
+	"pubsub|numsub":        {class: EveryShard},
+	"pubsub|shardnumsub":   {class: EveryShard},
+	"pubsub|numpat":        {class: EveryShard},
+
 	// Patterns and keys in replies.
 	"keys":    {class: EveryShard, patterns: PatternGlob, reply: ReplyKeyArray},
 	"scan":    {class: EveryShard, patterns: PatternGlob, reply: ReplyScan},

@@ -139,3 +139,57 @@ func decodeReply(v resp.Value) (d, bad resp.Value) {
 func sameReply(a, b resp.Value) bool {
 	return bytes.Equal(a.AppendTo(nil), b.AppendTo(nil))
 }
+
+// MergeSet merges arrays (or RESP3 sets) of names into one with each name once, in the
+// order first seen: PUBSUB CHANNELS and SHARDCHANNELS, whose channels may have
+// subscribers on several shards. An error reply of a shard is the merged reply.
+func MergeSet(parts []resp.Value) resp.Value {
+	var out []resp.Value
+	seen := map[string]bool{}
+	for _, v := range parts {
+		d, bad := decodeReply(v)
+		if bad.Type != 0 {
+			return bad
+		}
+		if d.Type != resp.TypeArray && d.Type != resp.TypeSet {
+			return errUnexpected
+		}
+		for _, e := range d.Elems {
+			if !seen[string(e.Str)] {
+				seen[string(e.Str)] = true
+				out = append(out, e)
+			}
+		}
+	}
+	return resp.Array(out...)
+}
+
+// MergeCounts merges the name, count, name, count... arrays (RESP3: maps) of PUBSUB
+// NUMSUB and SHARDNUMSUB, which every shard gives for the same names in the same order:
+// the counts are summed. An error reply of a shard is the merged reply.
+func MergeCounts(parts []resp.Value) resp.Value {
+	var acc resp.Value
+	for i, v := range parts {
+		d, bad := decodeReply(v)
+		if bad.Type != 0 {
+			return bad
+		}
+		if d.Type != resp.TypeArray && d.Type != resp.TypeMap || len(d.Elems)%2 != 0 {
+			return errUnexpected
+		}
+		if i == 0 {
+			acc = d
+			continue
+		}
+		if len(d.Elems) != len(acc.Elems) || d.Type != acc.Type {
+			return errUnexpected
+		}
+		for j := 1; j < len(d.Elems); j += 2 {
+			if d.Elems[j].Type != resp.TypeInteger || acc.Elems[j].Type != resp.TypeInteger {
+				return errUnexpected
+			}
+			acc.Elems[j].Int += d.Elems[j].Int
+		}
+	}
+	return acc
+}

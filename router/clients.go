@@ -613,4 +613,14 @@ var (
 	clientKillCommand, _    = command.LookupArgs(resp.NewCommand("CLIENT", "KILL").Args)
 	clientUnblockCommand, _ = command.LookupArgs(resp.NewCommand("CLIENT", "UNBLOCK").Args)
 	trackingInfoCommand, _  = command.LookupArgs(resp.NewCommand("CLIENT", "TRACKINGINFO").Args)
+	infoCommand, _          = command.LookupArgs(resp.NewCommand("INFO").Args)
 )
+
+// standaloneInfo presents the INFO reply of one server of a sharded backend as that of
+// a standalone Redis (command.MergeInfo of one part): where middleware/fanout does not
+// merge every shard's, a client still never reads "redis_mode:cluster".
+func standaloneInfo(w proxy.ReplyWriter) proxy.ReplyWriter {
+	return proxy.WriterFunc(func(v resp.Value) bool {
+		return w.WriteReply(command.MergeInfo([]resp.Value{v}))
+	})
+}

@@ -265,6 +265,11 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		w.WriteReply(resp.Error("ERR", fmt.Sprintf("Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", c.Name)))
 		return
 	}
+	if c == infoCommand {
+		if _, sharded := s.b.(backend.Sharded); sharded {
+			w = standaloneInfo(w)
+		}
+	}
 	switch class := c.ClassOf(args); class {
 	case command.Local:
 		if probe, ok := adminProbes[c]; ok && s.viaServer {
@@ -312,6 +317,11 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 	case command.Stream:
 		if _, ok := s.b.(backend.Tunneler); !ok {
 			w.WriteReply(resp.Error("ERR", "redchain: "+displayName(c)+" needs a server connection this backend cannot give"))
+			return
+		}
+		if sh, ok := s.b.(backend.Sharded); ok && sh.Shards() > 1 {
+			// One server's stream would be a part presented as the whole.
+			w.WriteReply(resp.Error("ERR", "redchain: "+displayName(c)+" streams one server, and this backend spreads the keyspace over several"))
 			return
 		}
 		s.route(ctx, w, req, c, class)

@@ -96,7 +96,7 @@ func (f *Fanout) ServeRESP(ctx context.Context, w proxy.ReplyWriter, req *proxy.
 		if c.Response != command.ResponseSpecial {
 			f.everyShard(ctx, w, req, next, func(parts []resp.Value) resp.Value {
 				return command.MergeReplies(c.Response, parts)
-			})
+			}, false)
 			return
 		}
 		// A merge of its own that is not written yet (INFO, MEMORY STATS...): one shard
@@ -113,6 +113,24 @@ func (f *Fanout) ServeRESP(ctx context.Context, w proxy.ReplyWriter, req *proxy.
 var specials = map[string]func(f *Fanout, ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler){
 	"scan":      (*Fanout).scan,
 	"randomkey": (*Fanout).randomKey,
+	"info": func(f *Fanout, ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler) {
+		// Merged even from one shard: a one-node cluster presents itself standalone too.
+		f.everyShard(ctx, w, req, next, command.MergeInfo, true)
+	},
+	"pubsub|channels":      merged(command.MergeSet),
+	"pubsub|shardchannels": merged(command.MergeSet),
+	"pubsub|numsub":        merged(command.MergeCounts),
+	"pubsub|shardnumsub":   merged(command.MergeCounts),
+	"pubsub|numpat": merged(func(parts []resp.Value) resp.Value {
+		return command.MergeReplies(command.AggSum, parts)
+	}),
+}
+
+// merged is the special of a command sent to every shard and merged by merge.
+func merged(merge func([]resp.Value) resp.Value) func(f *Fanout, ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler) {
+	return func(f *Fanout, ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler) {
+		f.everyShard(ctx, w, req, next, merge, false)
+	}
 }
 
 // oneGroup reports whether the keys of args, as the command table finds them, all live
@@ -244,8 +262,9 @@ func decode(v resp.Value) (d, bad resp.Value) {
 }
 
 // everyShard sends the command to every shard and merges their replies, unless that is
-// more shards than MaxShards allows.
-func (f *Fanout) everyShard(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler, merge func([]resp.Value) resp.Value) {
+// more shards than MaxShards allows. The reply of a single shard is merged only when
+// mergeOne is set.
+func (f *Fanout) everyShard(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler, merge func([]resp.Value) resp.Value, mergeOne bool) {
 	ctx, ok := router.SharedLane(ctx, req.Conn())
 	if !ok {
 		next.ServeRESP(ctx, w, req)
@@ -257,7 +276,7 @@ func (f *Fanout) everyShard(ctx context.Context, w proxy.ReplyWriter, req *proxy
 		return
 	}
 	cmd := req.Command()
-	if n == 1 {
+	if n == 1 && !mergeOne {
 		f.sharded.SendShard(ctx, 0, cmd, proxy.Callback(w))
 		return
 	}

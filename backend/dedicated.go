@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/redchain/redchain/proxy/resp"
@@ -134,4 +135,34 @@ type Users interface {
 	// connections are dialled in the background, and if they cannot log in (a password
 	// changed since) commands fail with ErrUnavailable.
 	AsUser(user, password string) (b Backend, release func())
+}
+
+// Barrierer is implemented by backends that can tell when the commands a session sent
+// have all been answered: the proxy's router waits for that before it moves a client
+// from the shared connections to a dedicated one, so that nothing the client sent
+// later overtakes them. It is optional: find it by type assertion; a Dedicator without
+// it gets commands that may overtake those sent just before.
+type Barrierer interface {
+	// Barrier calls done once every command sent before it with ctx's session has
+	// been answered or has failed. It sends nothing. done may run before Barrier
+	// returns, or on the backend's goroutines or ctx's event loop.
+	Barrier(ctx context.Context, done func())
+}
+
+// BarrierAll is Barrier over several backends (a sharded backend's): done runs once
+// every one of bs has called its own. Safe from any goroutine.
+func BarrierAll(ctx context.Context, bs []Barrierer, done func()) {
+	if len(bs) == 0 {
+		done()
+		return
+	}
+	var left atomic.Int32
+	left.Store(int32(len(bs)))
+	for _, b := range bs {
+		b.Barrier(ctx, func() {
+			if left.Add(-1) == 0 {
+				done()
+			}
+		})
+	}
 }

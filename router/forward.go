@@ -21,21 +21,15 @@ type Forward struct {
 type backends struct {
 	b       backend.Backend
 	ded     backend.Dedicator // nil when b cannot lend connections
-	barrier barrierer         // nil when b cannot tell
+	barrier backend.Barrierer // nil when b cannot tell
 }
 
 // backendsOf returns b with what it can do.
 func backendsOf(b backend.Backend) backends {
 	bs := backends{b: b}
 	bs.ded, _ = b.(backend.Dedicator)
-	bs.barrier, _ = b.(barrierer)
+	bs.barrier, _ = b.(backend.Barrierer)
 	return bs
-}
-
-// barrierer is implemented by backends that can tell when a session's commands have
-// all been answered (backend/redis).
-type barrierer interface {
-	Barrier(ctx context.Context, done func())
 }
 
 // New returns a Forward that sends commands to b. When b is a backend.Dedicator,

@@ -60,6 +60,7 @@ var (
 	_ backend.StatsReporter = (*Backend)(nil)
 	_ backend.Dedicator     = (*Backend)(nil)
 	_ backend.Users         = (*Backend)(nil)
+	_ backend.Barrierer     = (*Backend)(nil)
 )
 
 // Stats reports the backend's connections, waiting commands and reconnections, with

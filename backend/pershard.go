@@ -1,0 +1,350 @@
+package backend
+
+import (
+	"sync"
+	"time"
+
+	"github.com/redchain/redchain/command"
+	"github.com/redchain/redchain/proxy/resp"
+)
+
+// PerShardConfig configures [NewPerShard]: how a sharded backend finds the server of a
+// command and lends a connection to it.
+type PerShardConfig struct {
+	// Route returns the server of the command args (name first): a comparable value
+	// naming it (an address, a node), nil for a command without keys, and ok false when
+	// its keys live on several servers. Required.
+	Route func(args [][]byte) (server any, ok bool)
+	// Default returns the server of the commands without keys (SUBSCRIBE, PING, a
+	// transaction that names no key). Required.
+	Default func() any
+	// Open lends a connection of its own to server, as Dedicator.Dedicate does; it is
+	// called once per server the connection needs, with the push callback of the
+	// connection. Required.
+	Open func(server any) Dedicated
+	// Redirect, when not nil, reads the reply of a command with keys: ok when the server
+	// says the keys live elsewhere (a Redis Cluster's -MOVED), with the server to send it
+	// to. Outside a transaction the command is sent there (a few times at most); inside
+	// one, the client gets CrossShard, and the server has already marked the
+	// transaction to fail.
+	Redirect func(v resp.Value) (server any, ok bool)
+	// CrossShard is the reply to a command whose keys live on several servers, or on
+	// another server than the transaction or the WATCH it belongs to.
+	CrossShard resp.Value
+	// Select is the reply to SELECT of a database other than 0.
+	Select resp.Value
+}
+
+// Replies of a PerShard connection.
+var (
+	errExecAbort   = resp.Error("EXECABORT", "Transaction discarded because of previous errors.")
+	errNestedMulti = resp.Error("ERR", "MULTI calls can not be nested")
+	queuedReply    = resp.SimpleString("QUEUED")
+)
+
+// NewPerShard returns a dedicated connection of a sharded backend to all of its servers
+// at once: it opens one connection per server as commands need them, and sends each
+// command to the server of its keys, so that a client keeps the state it gave its
+// connection (CLIENT TRACKING, subscriptions) whichever keys it uses next. A
+// transaction lives on one server: MULTI is answered at once and sent along with the
+// first command that names a key, and a command of another server in the transaction
+// is refused with CrossShard, after which EXEC fails with EXECABORT, as Redis's does
+// after a command it refused. WATCHed keys must live on the transaction's server.
+// CLIENT TRACKING is sent to every connection, those opened later included; CLIENT
+// CACHING goes with the command after it, or the transaction after it, as in Redis.
+// Commands without keys go to the Default server.
+//
+// Replies come in the order of Send per server; commands to different servers are not
+// ordered with each other, as with any sharded backend. Safe from any goroutine.
+func NewPerShard(cfg PerShardConfig) Dedicated {
+	return &perShard{cfg: cfg, conns: map[any]Dedicated{}}
+}
+
+type perShard struct {
+	cfg PerShardConfig
+
+	mu       sync.Mutex
+	conns    map[any]Dedicated
+	order    []Dedicated     // conns in the order opened
+	tracking *resp.Command   // the last CLIENT TRACKING, sent to every new connection
+	caching  *pendingCommand // CLIENT CACHING, to send with the next command
+	multi    bool            // in a transaction (MULTI answered)
+	tx       any             // the transaction's server, nil until a command names one
+	queued   []pendingCommand
+	dirty    bool // a command of the transaction was refused: EXEC aborts
+	watch    any  // the server of the WATCHed keys, nil when none
+	gone     bool
+}
+
+// pendingCommand is a command held until the server it goes to is known.
+type pendingCommand struct {
+	cmd     resp.Command
+	timeout time.Duration
+	done    func(resp.Value, error)
+}
+
+// conn returns the connection to server, opening it if needed. p.mu is held.
+func (p *perShard) conn(server any) Dedicated {
+	if c, ok := p.conns[server]; ok {
+		return c
+	}
+	c := p.cfg.Open(server)
+	p.conns[server] = c
+	p.order = append(p.order, c)
+	if p.tracking != nil {
+		c.Send(*p.tracking, 0, func(resp.Value, error) {})
+	}
+	return c
+}
+
+// Send sends cmd to the server of its keys. See Dedicated.
+func (p *perShard) Send(cmd resp.Command, timeout time.Duration, done func(resp.Value, error)) {
+	if len(cmd.Args) == 0 {
+		done(resp.Error("ERR", "empty command"), nil)
+		return
+	}
+	c, _ := command.LookupArgs(cmd.Args)
+	effect, name := command.EffectNone, ""
+	if c != nil {
+		effect, name = c.Effect, c.Name
+	}
+	if effect == command.EffectSelect && !(len(cmd.Args) == 2 && string(cmd.Args[1]) == "0") {
+		done(p.cfg.Select, nil)
+		return
+	}
+	server, ok := p.cfg.Route(cmd.Args)
+	p.mu.Lock()
+	if p.gone {
+		p.mu.Unlock()
+		done(resp.Value{}, ErrClosed)
+		return
+	}
+	if !ok {
+		p.dirty = p.dirty || p.multi
+		p.mu.Unlock()
+		done(p.cfg.CrossShard, nil)
+		return
+	}
+	if p.multi {
+		p.inTx(cmd, timeout, done, effect, server) // unlocks
+		return
+	}
+	switch {
+	case effect == command.EffectMulti:
+		p.multi, p.tx = true, nil
+		p.mu.Unlock()
+		done(resp.OK, nil)
+		return
+	case effect == command.EffectWatch:
+		if p.watch != nil && server != p.watch {
+			p.mu.Unlock()
+			done(p.cfg.CrossShard, nil)
+			return
+		}
+		p.watch = server
+	case name == "unwatch":
+		if p.watch == nil {
+			p.mu.Unlock()
+			done(resp.OK, nil)
+			return
+		}
+		server, p.watch = p.watch, nil
+	case name == "client|tracking":
+		cp := cmd.Clone()
+		p.tracking = &cp
+		conns := p.order
+		if len(conns) == 0 {
+			conns = []Dedicated{p.conn(p.cfg.Default())}
+		}
+		p.mu.Unlock()
+		for _, c := range conns[1:] {
+			c.Send(cmd, timeout, func(resp.Value, error) {})
+		}
+		conns[0].Send(cmd, timeout, done)
+		return
+	case name == "client|caching":
+		p.caching = &pendingCommand{cmd.Clone(), timeout, done}
+		p.mu.Unlock()
+		return
+	}
+	routed := server != nil
+	if !routed {
+		server = p.cfg.Default()
+	}
+	conn := p.conn(server)
+	caching := p.caching
+	p.caching = nil
+	p.mu.Unlock()
+	if caching != nil {
+		conn.Send(caching.cmd, caching.timeout, caching.done)
+	}
+	if p.cfg.Redirect != nil && routed {
+		conn.Send(cmd, timeout, p.follow(cmd.Clone(), timeout, done, 0))
+		return
+	}
+	conn.Send(cmd, timeout, done)
+}
+
+// inTx sends or holds a command of a transaction. p.mu is held; inTx unlocks it.
+func (p *perShard) inTx(cmd resp.Command, timeout time.Duration, done func(resp.Value, error), effect command.Effect, server any) {
+	switch {
+	case effect == command.EffectMulti:
+		p.mu.Unlock() // refused, and the transaction goes on, as in Redis
+		done(errNestedMulti, nil)
+		return
+	case effect == command.EffectExec || effect == command.EffectDiscard:
+		tx, dirty, queued, caching := p.tx, p.dirty && effect == command.EffectExec, p.queued, p.caching
+		p.multi, p.tx, p.dirty, p.queued, p.caching = false, nil, false, nil, nil
+		watch := p.watch
+		p.watch = nil
+		switch {
+		case tx == nil && effect == command.EffectDiscard || tx == nil && dirty:
+			// Nothing reached a server: answered here, and the WATCH (Redis ends it
+			// with the transaction) ended on its server.
+			var conn Dedicated
+			if watch != nil {
+				conn = p.conn(watch)
+			}
+			p.mu.Unlock()
+			if caching != nil {
+				caching.done(resp.OK, nil)
+			}
+			for _, q := range queued {
+				q.done(queuedReply, nil) // what the server would have said
+			}
+			if conn != nil {
+				conn.Send(resp.NewCommand("UNWATCH"), 0, func(resp.Value, error) {})
+			}
+			if dirty {
+				done(errExecAbort, nil)
+			} else {
+				done(resp.OK, nil)
+			}
+			return
+		}
+		unsent := tx == nil // no command named a key: MULTI never reached a server
+		if unsent {
+			tx = watch
+			if tx == nil {
+				tx = p.cfg.Default()
+			}
+		}
+		conn := p.conn(tx)
+		p.mu.Unlock()
+		if unsent {
+			if caching != nil {
+				conn.Send(caching.cmd, caching.timeout, caching.done)
+			}
+			conn.Send(resp.NewCommand("MULTI"), 0, func(resp.Value, error) {})
+			for _, q := range queued {
+				conn.Send(q.cmd, q.timeout, q.done)
+			}
+		}
+		if dirty {
+			conn.Send(resp.NewCommand("DISCARD"), timeout, func(_ resp.Value, err error) { done(errExecAbort, err) })
+			return
+		}
+		conn.Send(cmd, timeout, done)
+		return
+	case server != nil && (p.tx != nil && server != p.tx || p.watch != nil && server != p.watch):
+		p.dirty = true
+		p.mu.Unlock()
+		done(p.cfg.CrossShard, nil)
+		return
+	case p.tx == nil && server == nil:
+		p.queued = append(p.queued, pendingCommand{cmd.Clone(), timeout, done})
+		p.mu.Unlock()
+		return
+	case p.tx == nil:
+		p.tx = server
+		conn := p.conn(server)
+		queued, caching := p.queued, p.caching
+		p.queued, p.caching = nil, nil
+		p.mu.Unlock()
+		if caching != nil {
+			conn.Send(caching.cmd, caching.timeout, caching.done)
+		}
+		conn.Send(resp.NewCommand("MULTI"), 0, func(resp.Value, error) {})
+		for _, q := range queued {
+			conn.Send(q.cmd, q.timeout, q.done)
+		}
+		conn.Send(cmd, timeout, p.inTxReply(done))
+		return
+	}
+	conn := p.conn(p.tx)
+	p.mu.Unlock()
+	conn.Send(cmd, timeout, p.inTxReply(done))
+}
+
+// inTxReply turns a redirection of a command in a transaction into CrossShard: the
+// client cannot follow it, and the server has marked the transaction to fail.
+func (p *perShard) inTxReply(done func(resp.Value, error)) func(resp.Value, error) {
+	if p.cfg.Redirect == nil {
+		return done
+	}
+	return func(v resp.Value, err error) {
+		if err == nil && v.Type == resp.TypeError {
+			if _, moved := p.cfg.Redirect(v); moved {
+				v = p.cfg.CrossShard
+			}
+		}
+		done(v, err)
+	}
+}
+
+// follow returns the callback of a command with keys outside a transaction: a
+// redirection sends cmd to the server named, a few times at most.
+func (p *perShard) follow(cmd resp.Command, timeout time.Duration, done func(resp.Value, error), tries int) func(resp.Value, error) {
+	return func(v resp.Value, err error) {
+		if err != nil || v.Type != resp.TypeError {
+			done(v, err)
+			return
+		}
+		server, moved := p.cfg.Redirect(v)
+		if !moved {
+			done(v, err)
+			return
+		}
+		if tries >= 3 {
+			done(p.cfg.CrossShard, nil)
+			return
+		}
+		p.mu.Lock()
+		if p.gone {
+			p.mu.Unlock()
+			done(resp.Value{}, ErrClosed)
+			return
+		}
+		conn := p.conn(server)
+		p.mu.Unlock()
+		conn.Send(cmd, timeout, p.follow(cmd, timeout, done, tries+1))
+	}
+}
+
+// Subscriptions adds up the subscriptions of the connections.
+func (p *perShard) Subscriptions() int {
+	p.mu.Lock()
+	conns := p.order
+	p.mu.Unlock()
+	n := 0
+	for _, c := range conns {
+		n += c.Subscriptions()
+	}
+	return n
+}
+
+// Release gives every connection back.
+func (p *perShard) Release() { p.end(Dedicated.Release) }
+
+// Close closes every connection.
+func (p *perShard) Close() { p.end(Dedicated.Close) }
+
+func (p *perShard) end(how func(Dedicated)) {
+	p.mu.Lock()
+	conns := p.order
+	p.gone, p.conns, p.order = true, nil, nil
+	p.mu.Unlock()
+	for _, c := range conns {
+		how(c)
+	}
+}

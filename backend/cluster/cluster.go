@@ -133,7 +133,8 @@ func newBackend(c config) *Backend {
 //
 // A command whose keys are in different slots gets -CROSSSLOT, an empty command -ERR,
 // without being sent. A command without keys (PING, INFO, an unknown command) goes to
-// one primary: that of shard session % Shards(), shard 0 without a session. -MOVED and
+// one primary: that of shard session % Shards(), shard 0 without a session (PUBLISH:
+// shard 0, where the proxy's subscribers are). -MOVED and
 // -ASK replies are followed, up to MaxRedirects. Safe from any goroutine; it never
 // blocks.
 func (b *Backend) Send(ctx context.Context, cmd resp.Command, done func(resp.Value, error)) {
@@ -148,17 +149,24 @@ func (b *Backend) Send(ctx context.Context, cmd resp.Command, done func(resp.Val
 	}
 	r := b.newRequest(ctx, cmd, done)
 	r.slot, r.read, r.keys, r.script = rt.slot, rt.read, rt.keys, rt.script
+	if rt.slot < 0 && rt.pubsub {
+		// PUBLISH reaches every node's subscribers, but counts only the node's own: it
+		// goes where the proxy's subscribers are, shard 0 (see dedicated).
+		r.shard = 0
+	}
 	r.dispatch()
 }
 
 // routing is what Send needs to know of a command: the slot of its keys (-1 for none),
-// how many keys it has, whether it is a read, and whether it runs a script, whose error
-// replies are the script's to choose (they may look like -MOVED).
+// how many keys it has, whether it is a read, whether it runs a script, whose error
+// replies are the script's to choose (they may look like -MOVED), and whether it is
+// about pub/sub.
 type routing struct {
 	slot   int32
 	keys   int
 	read   bool
 	script bool
+	pubsub bool
 }
 
 // route finds where args go; ok is false when their keys are in different slots.
@@ -182,6 +190,7 @@ func (b *Backend) route(args [][]byte) (rt routing, ok bool) {
 	}
 	rt.keys = len(keys)
 	rt.script = c.ACL&command.CatScripting != 0
+	rt.pubsub = c.Flags.Has(command.PubSub)
 	if rt.slot >= 0 && b.cfg.ReadFrom != Primary {
 		rt.read = c.Flags.Has(command.ReadOnly)
 	}

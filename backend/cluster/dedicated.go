@@ -3,20 +3,16 @@ package cluster
 import (
 	"bytes"
 	"context"
-	"sync"
-	"time"
 
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/proxy/resp"
 )
 
-// A dedicated connection of a cluster is one of the node backends' (backend/redis),
-// bound to the primary of the first slot its commands name: a transaction, WATCHed
-// keys and shard channels live on one node, and Redis Cluster requires them to be in
-// one slot. Until a command names a slot, MULTI is answered here and sent along with
-// the first command that does; a connection whose commands name no slot at all (PING,
-// SUBSCRIBE, an empty transaction) goes to the first shard.
+// A dedicated connection of a cluster is a backend.NewPerShard over the primaries: one
+// node backend's (backend/redis) connection per primary the client's commands need,
+// each command on that of its slot's primary; a transaction and its WATCHed keys live
+// on one node, and a -MOVED is followed outside a transaction.
 
 var (
 	errSelect = resp.Error("ERR", "SELECT is not allowed in cluster mode")
@@ -26,242 +22,125 @@ var (
 var (
 	_ backend.Dedicator      = (*Backend)(nil)
 	_ backend.ShardDedicator = (*Backend)(nil)
+	_ backend.Barrierer      = (*Backend)(nil)
+	_ backend.Tunneler       = (*Backend)(nil)
 )
 
-// Dedicate lends the session of ctx a connection of its own to the primary serving
-// key's slot, or, with a nil key, to the primary of the first slot its commands name.
-// See backend.Dedicator. Safe from any goroutine.
-func (b *Backend) Dedicate(ctx context.Context, key []byte, push func(resp.Value)) backend.Dedicated {
-	// The connection is bound by its first command with a key, which is key's own
-	// (the router passes the key of the command it sends first): so that a -MOVED for it
-	// can be followed.
-	return &dedicated{b: b, ctx: ctx, push: push, slot: -1}
+// Dedicate lends the session of ctx a connection of its own to the cluster: to each
+// primary its commands need, made when first needed (see backend.NewPerShard). key is
+// not used. See backend.Dedicator. Safe from any goroutine.
+func (b *Backend) Dedicate(ctx context.Context, _ []byte, push func(resp.Value)) backend.Dedicated {
+	return backend.NewPerShard(backend.PerShardConfig{
+		Route: func(args [][]byte) (any, bool) {
+			rt, ok := b.route(args)
+			if !ok || rt.slot < 0 {
+				return nil, ok
+			}
+			if n := b.primaryOf(rt.slot); n != nil {
+				return n, true
+			}
+			return nil, true // a slot no node serves: the default node answers -MOVED or -CLUSTERDOWN
+		},
+		Default: func() any {
+			if n := b.primaryOf(-1); n != nil {
+				return n
+			}
+			return (*node)(nil)
+		},
+		Open: func(server any) backend.Dedicated {
+			return dedicateNode(ctx, server.(*node), push)
+		},
+		Redirect: func(v resp.Value) (any, bool) {
+			if !bytes.HasPrefix(errorText(v), movedPrefix) {
+				return nil, false
+			}
+			slot, addr, ok := parseRedirect(errorText(v))
+			if !ok {
+				return nil, false
+			}
+			b.askRefresh()
+			n := b.lookup(addr, slot, true)
+			return n, n != nil
+		},
+		CrossShard: errMoved,
+		Select:     errSelect,
+	})
+}
+
+// primaryOf returns the primary serving slot (-1: shard 0), nil when none does.
+func (b *Backend) primaryOf(slot int32) *node {
+	t := b.topo.Load()
+	if t == nil || len(t.shards) == 0 {
+		return nil
+	}
+	i := 0
+	if slot >= 0 {
+		if t.slots[slot] == 0 {
+			return nil
+		}
+		i = int(t.slots[slot]) - 1
+	}
+	return t.shards[i].primary
+}
+
+// dedicateNode lends a connection of node n's backend; one whose commands fail with
+// ErrUnavailable when n has none (not reachable, not allowed).
+func dedicateNode(ctx context.Context, n *node, push func(resp.Value)) backend.Dedicated {
+	if n != nil && n.b != nil {
+		if ded, ok := n.b.(backend.Dedicator); ok {
+			return ded.Dedicate(ctx, nil, push)
+		}
+	}
+	return backend.Unavailable{}
 }
 
 // DedicateShard lends the session of ctx a connection of its own to the primary of shard
-// i (see Locate for the numbering), bound at once. See backend.ShardDedicator. Safe from
-// any goroutine.
+// i (see Locate for the numbering). See backend.ShardDedicator. Safe from any
+// goroutine.
 func (b *Backend) DedicateShard(ctx context.Context, i int, push func(resp.Value)) backend.Dedicated {
-	d := &dedicated{b: b, ctx: ctx, push: push, slot: -1}
 	t := b.topo.Load()
 	if t == nil || i < 0 || i >= len(t.shards) {
-		d.inner = backend.Unavailable{}
-		return d
+		return backend.Unavailable{}
 	}
-	d.bindNode(t.shards[i].primary)
-	return d
-}
-
-// dedicated is a cluster's dedicated connection.
-type dedicated struct {
-	b    *Backend
-	ctx  context.Context
-	push func(resp.Value)
-
-	mu    sync.Mutex
-	inner backend.Dedicated // nil until bound
-	slot  int32             // the slot it was bound by, or -1
-	multi bool              // MULTI answered here, to send when bound
-	gone  bool
-}
-
-// bind makes the node connection for slot (-1: the first shard). d.mu is held, or d is
-// not shared yet.
-func (d *dedicated) bind(slot int32) {
-	d.slot = slot
-	t := d.b.topo.Load()
-	var n *node
-	if t != nil && len(t.shards) > 0 {
-		i := 0
-		if slot >= 0 && t.slots[slot] != 0 {
-			i = int(t.slots[slot]) - 1
-		}
-		n = t.shards[i].primary
-	}
-	d.bindNode(n)
-}
-
-// bindNode makes the connection to node n (nil: none reachable). d.mu is held, or d is
-// not shared yet.
-func (d *dedicated) bindNode(n *node) {
-	ded, ok := backend.Dedicator(nil), false
-	if n != nil && n.b != nil {
-		ded, ok = n.b.(backend.Dedicator)
-	}
-	if !ok {
-		d.inner = backend.Unavailable{}
-		return
-	}
-	d.inner = ded.Dedicate(d.ctx, nil, d.push)
-	if d.multi {
-		d.multi = false
-		d.inner.Send(resp.NewCommand("MULTI"), 0, func(resp.Value, error) {})
-	}
-}
-
-// Send sends cmd on the connection, binding it first if needed. See backend.Dedicated.
-func (d *dedicated) Send(cmd resp.Command, timeout time.Duration, done func(resp.Value, error)) {
-	if len(cmd.Args) == 0 {
-		done(errEmpty, nil)
-		return
-	}
-	c, _ := command.LookupArgs(cmd.Args)
-	effect := command.EffectNone
-	if c != nil {
-		effect = c.Effect
-	}
-	if effect == command.EffectSelect && !(len(cmd.Args) == 2 && string(cmd.Args[1]) == "0") {
-		done(errSelect, nil)
-		return
-	}
-	rt, ok := d.b.route(cmd.Args)
-	if !ok {
-		done(errCrossSlot, nil)
-		return
-	}
-	slot := rt.slot
-	d.mu.Lock()
-	if d.gone {
-		d.mu.Unlock()
-		done(resp.Value{}, backend.ErrClosed)
-		return
-	}
-	if d.inner == nil {
-		if slot < 0 && effect == command.EffectMulti && !d.multi {
-			d.multi = true
-			d.mu.Unlock()
-			done(resp.OK, nil)
-			return
-		}
-		inTx := d.multi
-		d.bind(slot)
-		inner := d.inner
-		d.mu.Unlock()
-		if slot >= 0 && !inTx {
-			// The slot map may be stale (a slot just moved): follow a -MOVED for the
-			// command that binds the connection, which holds no state yet.
-			cp := resp.Command{Args: make([][]byte, len(cmd.Args))}
-			for i, a := range cmd.Args {
-				cp.Args[i] = bytes.Clone(a)
-			}
-			inner.Send(cmd, timeout, d.follow(inner, cp, timeout, done, 0))
-			return
-		}
-		inner.Send(cmd, timeout, done)
-		return
-	}
-	inner, bound := d.inner, d.slot
-	d.mu.Unlock()
-	if slot >= 0 && bound >= 0 && slot != bound {
-		// Another slot may live elsewhere: the node would answer -MOVED, which a
-		// client of the proxy cannot follow. The node still sees the command, so that a
-		// transaction is aborted as Redis aborts it.
-		inner.Send(cmd, timeout, func(v resp.Value, err error) {
-			if err == nil && v.Type == resp.TypeError && (bytes.HasPrefix(v.Raw, []byte("-MOVED ")) || bytes.HasPrefix(v.Raw, []byte("-ASK "))) {
-				v = errMoved
-			}
-			done(v, err)
-		})
-		return
-	}
-	inner.Send(cmd, timeout, done)
-}
-
-// follow returns the callback of the command that bound the connection to inner: on a
-// -MOVED it binds the connection to the node named, and sends cmd there again, a few
-// times at most.
-func (d *dedicated) follow(inner backend.Dedicated, cmd resp.Command, timeout time.Duration, done func(resp.Value, error), tries int) func(resp.Value, error) {
-	return func(v resp.Value, err error) {
-		if err != nil || tries >= 3 || v.Type != resp.TypeError || !bytes.HasPrefix(v.Raw, []byte("-MOVED ")) {
-			done(v, err)
-			return
-		}
-		slot, addr, ok := parseRedirect(errorText(v))
-		var n *node
-		if ok {
-			n = d.b.lookup(addr, slot, true)
-			d.b.askRefresh()
-		}
-		ded, isDed := backend.Dedicator(nil), false
-		if n != nil && n.b != nil {
-			ded, isDed = n.b.(backend.Dedicator)
-		}
-		d.mu.Lock()
-		if !isDed || d.gone || d.inner != inner {
-			d.mu.Unlock()
-			done(v, err)
-			return
-		}
-		next := ded.Dedicate(d.ctx, nil, d.push)
-		d.inner = next
-		d.mu.Unlock()
-		inner.Close()
-		next.Send(cmd, timeout, d.follow(next, cmd, timeout, done, tries+1))
-	}
-}
-
-// Subscriptions reports the subscriptions of the node connection.
-func (d *dedicated) Subscriptions() int {
-	d.mu.Lock()
-	inner := d.inner
-	d.mu.Unlock()
-	if inner == nil {
-		return 0
-	}
-	return inner.Subscriptions()
-}
-
-// Release gives the node connection back.
-func (d *dedicated) Release() { d.end(backend.Dedicated.Release) }
-
-// Close closes the node connection.
-func (d *dedicated) Close() { d.end(backend.Dedicated.Close) }
-
-func (d *dedicated) end(how func(backend.Dedicated)) {
-	d.mu.Lock()
-	inner := d.inner
-	d.gone = true
-	d.mu.Unlock()
-	if inner != nil {
-		how(inner)
-	}
-}
-
-// barrierer is a node backend that can tell when a session's commands are answered.
-type barrierer interface {
-	Barrier(ctx context.Context, done func())
+	return dedicateNode(ctx, t.shards[i].primary, push)
 }
 
 // Barrier calls done once every command sent before it with ctx's session, on any
 // node, has been answered or has failed: the proxy's router waits for it before it
 // moves a client to a dedicated connection. It sends nothing.
 func (b *Backend) Barrier(ctx context.Context, done func()) {
-	t := b.topo.Load()
-	if t == nil {
-		done()
-		return
-	}
-	var bs []barrierer
-	for _, n := range t.byAddr {
-		if bb, ok := n.b.(barrierer); ok {
-			bs = append(bs, bb)
+	var bs []backend.Barrierer
+	if t := b.topo.Load(); t != nil {
+		for _, n := range t.byAddr {
+			if bb, ok := n.b.(backend.Barrierer); ok {
+				bs = append(bs, bb)
+			}
 		}
 	}
-	if len(bs) == 0 {
-		done()
-		return
-	}
-	var mu sync.Mutex
-	left := len(bs)
-	for _, bb := range bs {
-		bb.Barrier(ctx, func() {
-			mu.Lock()
-			left--
-			last := left == 0
-			mu.Unlock()
-			if last {
-				done()
-			}
-		})
-	}
+	backend.BarrierAll(ctx, bs, done)
 }
+
+// Tunnel gives the session of ctx a stream connection (MONITOR, SYNC, PSYNC) to the
+// primary serving key's slot, or with a nil key to that of shard 0: on a cluster of
+// one shard, the server that holds every key. The proxy's router does not ask for one
+// over several shards, whose streams one connection cannot carry. See
+// backend.Tunneler. Safe from any goroutine.
+func (b *Backend) Tunnel(ctx context.Context, key []byte, recv func([]byte), closed func(error)) backend.Tunnel {
+	slot := int32(-1)
+	if key != nil {
+		slot = int32(command.Slot(key))
+	}
+	if n := b.primaryOf(slot); n != nil && n.b != nil {
+		if tn, ok := n.b.(backend.Tunneler); ok {
+			return tn.Tunnel(ctx, key, recv, closed)
+		}
+	}
+	closed(b.errNoTopology)
+	return noTunnel{}
+}
+
+// noTunnel is the Tunnel given when no node can take one: it writes nothing.
+type noTunnel struct{}
+
+func (noTunnel) Write(resp.Command) {}
+func (noTunnel) Close()             {}

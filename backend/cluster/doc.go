@@ -17,16 +17,21 @@
 //     Redis's own reply; the command is not sent. Splitting multi-key commands by slot
 //     is the fan-out middleware's job, in front of this backend, with the
 //     [backend.Sharded] methods ([Backend.Locate], [Backend.Shards], [Backend.SendShard]).
-//   - No key (PING, INFO, PUBLISH, SCAN, an unknown command): the primary of shard
+//   - No key (PING, INFO, SCAN, an unknown command): the primary of shard
 //     session % Shards(), so that a client connection's keyless commands (a SCAN and its
 //     cursor) stay on one node while the topology does not change; shard 0 without a
 //     session. An unknown command that does name a key is thus sent to some node, which
 //     redirects it with -MOVED if the key is elsewhere.
+//   - PUBLISH and PUBSUB: shard 0's primary. Redis Cluster delivers a message to the
+//     subscribers of every node, but PUBLISH counts only the receivers of the node it
+//     ran on; the proxy's subscriber connections are on shard 0 (see [Backend.Dedicate]),
+//     so the count is right for them.
 //   - A slot that no node serves: -CLUSTERDOWN Hash slot not served, at once.
 //   - An empty command: -ERR empty command.
 //
 // Commands that cannot share a connection (MULTI, SUBSCRIBE, BLPOP, ...) are refused by
-// the node backends, as by backend/redis.
+// the node backends, as by backend/redis; the proxy's router sends them on connections
+// lent by [Backend.Dedicate], bound to one node.
 //
 // # Redirections
 //

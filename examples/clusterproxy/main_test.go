@@ -7,8 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/rueidis"
 
 	"github.com/redchain/redchain/cli/clitest"
 	"github.com/redchain/redchain/internal/redistest"
@@ -86,5 +88,53 @@ func TestFlags(t *testing.T) {
 	if _, o, err := parse([]string{"-cluster", " a:1 , b:2 ", "-addr-map", "x:1=y:1, z:2=w:2", "-allow", "y:*"}, io.Discard); err != nil ||
 		len(o.seeds) != 2 || o.addrMap["z:2"] != "w:2" || o.allow[0] != "y:*" {
 		t.Errorf("parse: %+v, %v", o, err)
+	}
+}
+
+// TestClientsStayOnTheProxy: a cluster-aware client (rueidis, default options: it asks
+// for the slot map and would connect to the nodes it names) sees one standalone Redis
+// and never connects to a node of the cluster behind the proxy.
+func TestClientsStayOnTheProxy(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartCluster(t)
+	at, _ := clitest.Start(t, run, "-cluster", c.Seeds()[0])
+	const name = "stay-on-the-proxy"
+	r, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{at.String()}, ClientName: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	for i := range 50 {
+		k := "k" + strconv.Itoa(i)
+		if err := r.Do(ctx, r.B().Set().Key(k).Value("v").Build()).Error(); err != nil {
+			t.Fatalf("SET %s: %v", k, err)
+		}
+		if v, err := r.DoCache(ctx, r.B().Get().Key(k).Cache(), time.Minute).ToString(); err != nil || v != "v" {
+			t.Fatalf("GET %s = %q, %v", k, v, err)
+		}
+	}
+	info, err := r.Do(ctx, r.B().Info().Build()).ToString()
+	if err != nil || !strings.Contains(info, "redis_mode:standalone") || !strings.Contains(info, "cluster_enabled:0") {
+		t.Errorf("INFO through the proxy (%v):\n%s", err, info)
+	}
+	if err := r.Do(ctx, r.B().ClusterSlots().Build()).Error(); err == nil || !strings.Contains(err.Error(), "cluster support disabled") {
+		t.Errorf("CLUSTER SLOTS through the proxy: %v, want a standalone server's refusal", err)
+	}
+	// rueidis's connection carries CLIENT TRACKING, so its commands go on connections
+	// of its own, one per node; a plain client's whole-keyspace commands are merged.
+	p := goredis.NewClient(&goredis.Options{Addr: at.String(), Protocol: 2, DisableIndentity: true})
+	defer p.Close()
+	if n, err := p.DBSize(ctx).Result(); err != nil || n != 50 {
+		t.Errorf("DBSIZE = %d, %v", n, err)
+	}
+	for _, n := range c.Nodes() {
+		list, err := n.Client().ClientList(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(list, "name="+name+" ") {
+			t.Errorf("node %s has a connection of the client:\n%s", n, list)
+		}
 	}
 }

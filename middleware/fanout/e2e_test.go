@@ -441,3 +441,122 @@ func TestEveryShardCommands(t *testing.T) {
 		t.Errorf("FCALL after FUNCTION DELETE: %v", err)
 	}
 }
+
+// TestShardSetStateful: a shard set lends dedicated connections, bound to the server of
+// a transaction's, a WATCH's or a blocking command's keys; what spans servers is
+// refused, and a transaction with a refused command is aborted as Redis aborts one.
+// Pub/sub counts and INFO are those of the whole set.
+func TestShardSetStateful(t *testing.T) {
+	t.Parallel()
+	b := shardSet(t)
+	addr := serveProxy(t, b, fanout.Config{})
+	p := client(t, addr)
+	ctx := testCtx(t)
+	keys := keysOnEveryShard(t, b, 3)
+	a, other := keys[0], keys[1]
+	tagged := "{" + a + "}.2" // on a's server
+
+	cmds, err := p.TxPipelined(ctx, func(pipe goredis.Pipeliner) error {
+		pipe.Set(ctx, a, "1", 0)
+		pipe.Incr(ctx, tagged)
+		return nil
+	})
+	if err != nil || len(cmds) != 2 || cmds[1].(*goredis.IntCmd).Val() != 1 {
+		t.Fatalf("a transaction on one server: %v, %v", cmds, err)
+	}
+	_, err = p.TxPipelined(ctx, func(pipe goredis.Pipeliner) error {
+		pipe.Set(ctx, a, "2", 0)
+		pipe.Set(ctx, other, "2", 0)
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "EXECABORT") {
+		t.Fatalf("a transaction over two servers: %v, want EXECABORT", err)
+	}
+	if got, _ := p.Get(ctx, a).Result(); got != "1" {
+		t.Errorf("after the aborted transaction %s = %q, want 1", a, got)
+	}
+
+	// WATCH, and a write of the watched key by another client.
+	err = p.Watch(ctx, func(tx *goredis.Tx) error {
+		if err := client(t, addr).Set(ctx, a, "changed", 0).Err(); err != nil {
+			return err
+		}
+		_, err := tx.TxPipelined(ctx, func(pipe goredis.Pipeliner) error {
+			pipe.Set(ctx, a, "mine", 0)
+			return nil
+		})
+		return err
+	}, a)
+	if err != goredis.TxFailedErr {
+		t.Errorf("EXEC after the watched key changed: %v, want %v", err, goredis.TxFailedErr)
+	}
+
+	// A blocking command waits on its key's server, woken by a push through the proxy.
+	popped := make(chan []string, 1)
+	go func() {
+		v, _ := client(t, addr).BLPop(ctx, 0, other).Result()
+		popped <- v
+	}()
+	pusher := client(t, addr)
+	for {
+		if n, err := p.Do(ctx, "client", "list").Text(); err != nil || strings.Contains(n, "cmd=blpop") {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			t.Fatal("BLPOP never blocked")
+		}
+	}
+	if err := pusher.RPush(ctx, other, "x").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v := <-popped; fmt.Sprint(v) != fmt.Sprintf("[%s x]", other) {
+		t.Errorf("BLPOP = %v", v)
+	}
+
+	// Subscribers and counts.
+	sub := client(t, addr).Subscribe(ctx, "news")
+	defer sub.Close()
+	psub := client(t, addr).PSubscribe(ctx, "ne*")
+	defer psub.Close()
+	for _, s := range []*goredis.PubSub{sub, psub} {
+		if _, err := s.Receive(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := p.Publish(ctx, "news", "hi").Result(); err != nil || n != 2 {
+		t.Errorf("PUBLISH = %d, %v; want 2 receivers", n, err)
+	}
+	for _, s := range []*goredis.PubSub{sub, psub} {
+		if m, err := s.ReceiveMessage(ctx); err != nil || m.Payload != "hi" {
+			t.Errorf("message = %v, %v", m, err)
+		}
+	}
+	if got, err := p.PubSubNumSub(ctx, "news", "none").Result(); err != nil || got["news"] != 1 || got["none"] != 0 {
+		t.Errorf("PUBSUB NUMSUB = %v, %v", got, err)
+	}
+	if got, err := p.PubSubNumPat(ctx).Result(); err != nil || got != 1 {
+		t.Errorf("PUBSUB NUMPAT = %v, %v", got, err)
+	}
+	if got, err := p.PubSubChannels(ctx, "*").Result(); err != nil || fmt.Sprint(got) != "[news]" {
+		t.Errorf("PUBSUB CHANNELS = %v, %v", got, err)
+	}
+
+	// INFO adds up the servers and presents one standalone Redis.
+	var want int64
+	for i := range b.Shards() {
+		direct := goredis.NewClient(&goredis.Options{Addr: b.ServerFor([]byte(keys[i]))})
+		n, err := direct.DBSize(ctx).Result()
+		direct.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want += n
+	}
+	info, err := p.Info(ctx, "server", "keyspace").Result()
+	if err != nil || !strings.Contains(info, "redis_mode:standalone") || !strings.Contains(info, fmt.Sprintf("db0:keys=%d,", want)) {
+		t.Errorf("INFO (want db0:keys=%d):\n%s %v", want, info, err)
+	}
+	if err := p.Do(ctx, "select", "1").Err(); err == nil || !strings.Contains(err.Error(), "SELECT is not supported") {
+		t.Errorf("SELECT 1: %v", err)
+	}
+}

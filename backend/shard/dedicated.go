@@ -44,7 +44,7 @@ func (b *Backend) Dedicate(ctx context.Context, _ []byte, push func(resp.Value))
 			if server < 0 {
 				return nil, true
 			}
-			return server, true
+			return server, b.patternsOn(c, args, server)
 		},
 		Default: func() any { return 0 },
 		Open: func(server any) backend.Dedicated {

@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"errors"
@@ -303,7 +304,36 @@ func (b *Backend) Send(ctx context.Context, cmd resp.Command, done func(resp.Val
 			return
 		}
 	}
+	if !b.patternsOn(c, cmd.Args, first) {
+		done(errSortPattern, nil)
+		return
+	}
 	b.backends[first].Send(ctx, cmd, done)
+}
+
+// errSortPattern is the reply to a SORT whose BY or GET patterns may name keys of
+// another server than the sorted key's.
+var errSortPattern = resp.Error("ERR", "redchain shard: SORT BY and GET patterns must name keys of the sorted key's server: give them its hash tag ({key}:weight_*)")
+
+// patternsOn reports whether the SORT BY and GET patterns of args, if any, name keys of
+// server only, as Redis Cluster requires of a slot: a pattern with a '*' must have a
+// hash tag without one, which places every key it forms on server.
+func (b *Backend) patternsOn(c *command.Info, args [][]byte, server int) bool {
+	if c.Patterns != command.PatternSort {
+		return true
+	}
+	var buf [4]int
+	for _, i := range c.PatternArgs(args, buf[:0]) {
+		p := args[i]
+		if bytes.IndexByte(p, '*') < 0 {
+			continue // BY nosort, or a pattern that names no key
+		}
+		t := b.tag(p)
+		if len(t) == len(p) || bytes.IndexByte(t, '*') >= 0 || b.Shard(p) != server {
+			return false
+		}
+	}
+	return true
 }
 
 // Shards returns the number of servers: each is a shard of [backend.Sharded], numbered

@@ -483,3 +483,35 @@ func TestSharded(t *testing.T) {
 		}
 	}
 }
+
+// TestSortPatterns: SORT BY and GET patterns run when their hash tag places every key
+// they form on the sorted key's server, and are refused otherwise: they would read
+// another server's keys, or none, silently.
+func TestSortPatterns(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	for _, cmd := range [][]string{
+		{"rpush", "{u}:list", "1", "2", "3"},
+		{"set", "{u}:w_1", "30"}, {"set", "{u}:w_2", "10"}, {"set", "{u}:w_3", "20"},
+		{"set", "{u}:v_1", "a"}, {"set", "{u}:v_2", "b"}, {"set", "{u}:v_3", "c"},
+	} {
+		if _, err := do(t, c.b, cmd...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sort", "{u}:list", "by", "{u}:w_*", "get", "{u}:v_*", "get", "#"}, "*6\r\n$1\r\nb\r\n$1\r\n2\r\n$1\r\nc\r\n$1\r\n3\r\n$1\r\na\r\n$1\r\n1\r\n"},
+		{[]string{"sort", "{u}:list", "by", "nosort"}, "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n"},
+		{[]string{"sort_ro", "{u}:list", "by", "w_*"}, "-ERR redchain shard: SORT BY"},
+		{[]string{"sort", "{u}:list", "get", "{*}:v"}, "-ERR redchain shard: SORT BY"},
+		{[]string{"sort", "{u}:list", "get", "v_*"}, "-ERR redchain shard: SORT BY"},
+	} {
+		got, err := do(t, c.b, tc.args...)
+		if err != nil || !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%v = %q, %v; want %q", tc.args, got, err, tc.want)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/backend/redis"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/router"
@@ -83,8 +84,10 @@ const learnTimeout = 5 * time.Second
 type App struct {
 	// Log is the command's logger, named "redchain", at Flags.LogLevel.
 	Log hclog.Logger
-	// Backend is the upstream Redis (or the embedded one); Close closes it.
-	Backend *redis.Backend
+	// Backend is what the command's chain sends to, and what -metrics-addr reports:
+	// after Start, a backend/redis to the upstream Redis (or the embedded one); after
+	// StartWith, the command's own. Close closes it.
+	Backend backend.Backend
 
 	flags     Flags
 	mini      *miniredis.Miniredis // nil with an upstream
@@ -97,19 +100,40 @@ type App struct {
 // (router.Learn, bounded by a few seconds; a failure is logged). Call Close when done,
 // also when Serve is never called.
 func Start(f Flags, logOut io.Writer) (*App, error) {
+	return startApp(f, logOut, func(a *App) (backend.Backend, error) {
+		if a.flags.Upstream == "" {
+			m := miniredis.NewMiniRedis()
+			if err := m.StartAddr("127.0.0.1:0"); err != nil {
+				return nil, fmt.Errorf("cli: embedded redis: %w", err)
+			}
+			a.mini = m
+			a.flags.Upstream = m.Addr()
+			a.Log.Info("no -upstream given: using an embedded, in-memory Redis (miniredis) for trying things out", "addr", a.flags.Upstream)
+		}
+		b, err := redis.New(redis.Config{Addr: a.flags.Upstream, Password: a.flags.UpstreamPassword, Logger: a.Log.Named("backend")})
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
+	})
+}
+
+// StartWith is Start for a command with a backend of its own (a cluster, a shard set):
+// open makes it, given the App's logger; -upstream and -upstream-password are the
+// command's to use or refuse, and nothing is embedded. The command model learns the
+// backend's commands unless f.NoLearn, and -metrics-addr reports the backend's gauges
+// when it is a backend.StatsReporter. Close closes it.
+func StartWith(f Flags, logOut io.Writer, open func(log hclog.Logger) (backend.Backend, error)) (*App, error) {
+	return startApp(f, logOut, func(a *App) (backend.Backend, error) { return open(a.Log) })
+}
+
+// startApp makes the App with the backend open makes.
+func startApp(f Flags, logOut io.Writer, open func(a *App) (backend.Backend, error)) (*App, error) {
 	a := &App{
 		Log:   hclog.New(&hclog.LoggerOptions{Name: "redchain", Level: hclog.LevelFromString(f.LogLevel), Output: logOut}),
 		flags: f,
 	}
-	if a.flags.Upstream == "" {
-		a.mini = miniredis.NewMiniRedis()
-		if err := a.mini.StartAddr("127.0.0.1:0"); err != nil {
-			return nil, fmt.Errorf("cli: embedded redis: %w", err)
-		}
-		a.flags.Upstream = a.mini.Addr()
-		a.Log.Info("no -upstream given: using an embedded, in-memory Redis (miniredis) for trying things out", "addr", a.flags.Upstream)
-	}
-	b, err := redis.New(redis.Config{Addr: a.flags.Upstream, Password: a.flags.UpstreamPassword, Logger: a.Log.Named("backend")})
+	b, err := open(a)
 	if err != nil {
 		a.Close()
 		return nil, err

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"net"
@@ -11,10 +12,13 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/hashicorp/go-hclog"
+	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/cli"
 	"github.com/redchain/redchain/cli/clitest"
 	"github.com/redchain/redchain/internal/redistest"
 	"github.com/redchain/redchain/proxy/proxytest"
+	"github.com/redchain/redchain/proxy/resp"
 	"github.com/redchain/redchain/router"
 )
 
@@ -168,4 +172,43 @@ func httpGet(t *testing.T, url string) string {
 		t.Fatalf("GET %s: %d, %v", url, resp.StatusCode, err)
 	}
 	return string(b)
+}
+
+// statsBackend is a backend of a command's own that reports gauges.
+type statsBackend struct {
+	backend.Func
+	closed bool
+}
+
+func (s *statsBackend) Stats() backend.Stats { return backend.Stats{Conns: 42, ConnsUp: 41} }
+func (s *statsBackend) Close() error         { s.closed = true; return nil }
+
+// TestStartWith: a command's own backend is the one the App reports and closes, and no
+// embedded Redis is started for it.
+func TestStartWith(t *testing.T) {
+	t.Parallel()
+	b := &statsBackend{Func: func(_ context.Context, cmd resp.Command, done func(resp.Value, error)) {
+		done(resp.Error("ERR", "not here"), nil)
+	}}
+	f := cli.Flags{MetricsAddr: "127.0.0.1:0", NoLearn: true}
+	logs := &strings.Builder{}
+	app, err := cli.StartWith(f, logs, func(hclog.Logger) (backend.Backend, error) { return b, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.NewServer(router.New(app.Backend))
+	body := httpGet(t, "http://"+app.MetricsAddr().String()+"/metrics")
+	app.Close()
+	if !strings.Contains(body, `redchain_backend_connection_state="up",redchain_backend_name="upstream"} 41`) {
+		t.Errorf("/metrics does not report the command's backend:\n%s", body)
+	}
+	if !b.closed {
+		t.Error("Close did not close the command's backend")
+	}
+	if strings.Contains(logs.String(), "embedded") {
+		t.Errorf("an embedded Redis was started:\n%s", logs)
+	}
+	if _, err := cli.StartWith(cli.Flags{}, io.Discard, func(hclog.Logger) (backend.Backend, error) { return nil, errors.New("no") }); err == nil {
+		t.Error("StartWith with a failing open: no error")
+	}
 }

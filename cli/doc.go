@@ -5,7 +5,10 @@
 // A command's main is Main(name, run). Its run registers the common flags next to its
 // own, starts an App (a logger, an embedded miniredis when no upstream is given, and a
 // backend/redis to the upstream), builds its chain on App.Backend, and serves it until its
-// context ends. Package clitest runs such a run function in tests.
+// context ends. A command with a backend of its own (a cluster, a shard set) starts the
+// App with StartWith instead, so that the App learns that backend's commands, reports
+// its gauges with -metrics-addr and closes it. Package clitest runs such a run function
+// in tests.
 //
 //	func main() { cli.Main("myproxy", run) }
 //
@@ -28,11 +31,11 @@
 //
 // # Threading
 //
-// Main, Flags.Register, Start and Close are for the goroutine that sets the command up. Serve
+// Main, Flags.Register, Start, StartWith and Close are for the goroutine that sets the command up. Serve
 // blocks until its context ends or the server fails; it calls ready on its own goroutine,
 // once, after the server listens and before it waits for the context, so ready may cancel
 // that context. App.Log and App.Backend are safe from any goroutine, as hclog.Logger and
-// redis.Backend are.
+// the backends of this module are.
 //
 // # Order
 //

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
+	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/middleware/observe"
 	"github.com/redchain/redchain/proxy"
 )
@@ -83,7 +84,8 @@ func (a *App) registerMetrics(srv *proxy.Server) {
 	} else {
 		a.Log.Warn("server metrics", "error", err)
 	}
-	if u, err := observe.RegisterBackend(a.mp, "upstream", a.Backend); err == nil {
+	sr, _ := a.Backend.(backend.StatsReporter)
+	if u, err := observe.RegisterBackend(a.mp, "upstream", sr); err == nil {
 		a.unreg = append(a.unreg, u)
 	} else {
 		a.Log.Warn("backend metrics", "error", err)

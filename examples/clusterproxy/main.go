@@ -18,6 +18,8 @@ import (
 	"net"
 	"strings"
 
+	"github.com/hashicorp/go-hclog"
+	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/backend/cluster"
 	"github.com/redchain/redchain/backend/redis"
 	"github.com/redchain/redchain/cli"
@@ -88,28 +90,22 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
-	// cli.Start connects a backend/redis to -upstream, or starts an embedded Redis
-	// without one; neither is what a cluster proxy wants. Give it the first seed, so
-	// that it starts nothing: its backend, a plain connection to that node, only feeds
-	// the -metrics-addr backend gauges.
-	common.Upstream = o.seeds[0]
-	app, err := cli.Start(common, logOut)
-	if err != nil {
-		return err
-	}
-	defer app.Close()
-
-	b, err := cluster.New(cluster.Config{
-		Seeds:    o.seeds,
-		Redis:    redis.Config{Password: common.UpstreamPassword, Logger: app.Log.Named("backend")},
-		AddrMap:  o.addrMap,
-		Allow:    o.allow,
-		ReadFrom: o.readFrom,
+	var b *cluster.Backend
+	app, err := cli.StartWith(common, logOut, func(log hclog.Logger) (backend.Backend, error) {
+		var err error
+		b, err = cluster.New(cluster.Config{
+			Seeds:    o.seeds,
+			Redis:    redis.Config{Password: common.UpstreamPassword, Logger: log.Named("backend")},
+			AddrMap:  o.addrMap,
+			Allow:    o.allow,
+			ReadFrom: o.readFrom,
+		})
+		return b, err
 	})
 	if err != nil {
 		return err
 	}
-	defer b.Close() // after Serve has stopped the server, before app.Close
+	defer app.Close() // closes b, after Serve has stopped the server
 	app.Log.Info("cluster proxy", "seeds", strings.Join(o.seeds, ","), "shards", b.Shards(),
 		"read_from", o.readFrom, "addr_map", len(o.addrMap), "allow", strings.Join(o.allow, ","))
 	fo, err := fanout.New(b, fanout.Config{MaxShards: o.maxShards})

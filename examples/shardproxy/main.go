@@ -20,7 +20,9 @@ import (
 	"strings"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/hashicorp/go-hclog"
 
+	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/backend/redis"
 	"github.com/redchain/redchain/backend/shard"
 	"github.com/redchain/redchain/cli"
@@ -90,29 +92,25 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(net.Ad
 			o.servers = append(o.servers, shard.Server{Name: fmt.Sprintf("embedded%d", i+1), Addr: m.Addr()})
 		}
 	}
-	// cli.Start connects a backend/redis to -upstream, or starts an embedded Redis
-	// without one; a shard set needs neither. Give it the first server, so that it
-	// starts nothing: its backend, a plain connection to that server, feeds the
-	// -metrics-addr backend gauges, and the command model learns the server's commands
-	// from it (-learn).
-	common.Upstream = o.servers[0].Addr
-	app, err := cli.Start(common, logOut)
-	if err != nil {
-		return err
-	}
-	defer app.Close()
 	if embedded {
-		app.Log.Info("no -shards given: using three embedded, in-memory Redis servers (miniredis) for trying things out")
+		common.NoLearn = true // miniredis's COMMAND is not Redis's
 	}
-
-	b, err := shard.New(shard.Config{
-		Servers: o.servers,
-		Redis:   redis.Config{Password: common.UpstreamPassword, Logger: app.Log.Named("backend")},
+	var b *shard.Backend
+	app, err := cli.StartWith(common, logOut, func(log hclog.Logger) (backend.Backend, error) {
+		var err error
+		b, err = shard.New(shard.Config{
+			Servers: o.servers,
+			Redis:   redis.Config{Password: common.UpstreamPassword, Logger: log.Named("backend")},
+		})
+		return b, err
 	})
 	if err != nil {
 		return err
 	}
-	defer b.Close() // after Serve has stopped the server, before app.Close
+	defer app.Close() // closes b, after Serve has stopped the server
+	if embedded {
+		app.Log.Info("no -shards given: using three embedded, in-memory Redis servers (miniredis) for trying things out")
+	}
 	addrs := make([]string, len(o.servers))
 	for i, s := range o.servers {
 		addrs[i] = s.Addr

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"bytes"
 	"sync"
 	"time"
 
@@ -18,10 +19,19 @@ type PerShardConfig struct {
 	// Default returns the server of the commands without keys (SUBSCRIBE, PING, a
 	// transaction that names no key). Required.
 	Default func() any
-	// Open lends a connection of its own to server, as Dedicator.Dedicate does; it is
-	// called once per server the connection needs, with the push callback of the
-	// connection. Required.
-	Open func(server any) Dedicated
+	// All returns every server, for the subscriptions that must be everywhere: keyspace
+	// notifications, which each server sends of its own keys only. Required.
+	All func() []any
+	// Open lends a connection of its own to server, as Dedicator.Dedicate does, with
+	// push as its callback for what the server sends unasked; it is called once per
+	// server the connection needs. Required.
+	Open func(server any, push func(resp.Value)) Dedicated
+	// Push receives what the servers send unasked (see Dedicator.Dedicate). Of the
+	// servers other than the Default one, only keyspace notifications, shard channel
+	// messages and RESP3 pushes that are not messages reach it: a Redis Cluster gives
+	// every node's subscribers each PUBLISH, so one copy, the Default server's, is
+	// enough.
+	Push func(resp.Value)
 	// Redirect, when not nil, reads the reply of a command with keys: ok when the server
 	// says the keys live elsewhere (a Redis Cluster's -MOVED), with the server to send it
 	// to. Outside a transaction the command is sent there (a few times at most); inside
@@ -73,7 +83,52 @@ type perShard struct {
 	queued   []pendingCommand
 	dirty    bool // a command of the transaction was refused: EXEC aborts
 	watch    any  // the server of the WATCHed keys, nil when none
-	gone     bool
+	// everywhere: a subscription was sent to every server (keyspace notifications),
+	// so unsubscriptions go everywhere too.
+	everywhere bool
+	gone       bool
+}
+
+// keyspaceChannels reports whether SUBSCRIBE's channels (or PSUBSCRIBE's patterns) may
+// name keyspace notification channels, "__keyspace@..." and "__keyevent@...": for a
+// pattern, whether its literal beginning, up to its first wildcard, and one of those
+// prefixes begin alike.
+func keyspaceChannels(args [][]byte, patterns bool) bool {
+	for _, a := range args {
+		lit := a
+		if patterns {
+			if i := bytes.IndexAny(a, "*?[\\"); i >= 0 {
+				lit = a[:i]
+			}
+		}
+		for _, prefix := range keyspacePrefixes {
+			n := min(len(lit), len(prefix))
+			if bytes.Equal(lit[:n], prefix[:n]) && (patterns || len(lit) >= len(prefix)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var keyspacePrefixes = [][]byte{[]byte("__keyspace@"), []byte("__keyevent@")}
+
+// otherPush forwards what a server other than the Default one sends unasked, but for
+// the pub/sub messages of channels that are not keyspace notifications: a Redis Cluster
+// gives them to every node's subscribers, and the Default server's copy is the one the
+// client gets.
+func (p *perShard) otherPush(v resp.Value) {
+	d, err := v.Decode()
+	if err == nil && (d.Type == resp.TypePush || d.Type == resp.TypeArray) && len(d.Elems) >= 3 {
+		kind, channel := string(d.Elems[0].Str), d.Elems[1].Str
+		if kind == "pmessage" && len(d.Elems) >= 4 {
+			channel = d.Elems[2].Str
+		}
+		if (kind == "message" || kind == "pmessage") && !keyspaceChannels([][]byte{channel}, false) {
+			return
+		}
+	}
+	p.cfg.Push(v)
 }
 
 // pendingCommand is a command held until the server it goes to is known.
@@ -88,7 +143,11 @@ func (p *perShard) conn(server any) Dedicated {
 	if c, ok := p.conns[server]; ok {
 		return c
 	}
-	c := p.cfg.Open(server)
+	push := p.cfg.Push
+	if server != p.cfg.Default() {
+		push = p.otherPush
+	}
+	c := p.cfg.Open(server, push)
 	p.conns[server] = c
 	p.order = append(p.order, c)
 	if p.tracking != nil {
@@ -161,6 +220,24 @@ func (p *perShard) Send(cmd resp.Command, timeout time.Duration, done func(resp.
 			c.Send(cmd, timeout, func(resp.Value, error) {})
 		}
 		conns[0].Send(cmd, timeout, done)
+		return
+	case (name == "subscribe" || name == "psubscribe") && keyspaceChannels(cmd.Args[1:], name == "psubscribe") ||
+		(name == "unsubscribe" || name == "punsubscribe") && p.everywhere:
+		// Keyspace notifications: each server sends its own keys' events. The Default
+		// server's confirmations are the client's; the others' are dropped.
+		p.everywhere = true
+		def := p.conn(p.cfg.Default())
+		var others []Dedicated
+		for _, s := range p.cfg.All() {
+			if c := p.conn(s); c != def {
+				others = append(others, c)
+			}
+		}
+		p.mu.Unlock()
+		for _, c := range others {
+			c.Send(cmd, timeout, func(resp.Value, error) {})
+		}
+		def.Send(cmd, timeout, done)
 		return
 	case name == "client|caching":
 		p.caching = &pendingCommand{cmd.Clone(), timeout, done}

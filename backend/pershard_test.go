@@ -80,8 +80,12 @@ func perShard() (backend.Dedicated, func() []string) {
 			}
 			return nil, true
 		},
-		Default:    func() any { return "a" },
-		Open:       func(s any) backend.Dedicated { return &fakeConn{server: s.(string), log: &log, mu: &mu} },
+		Default: func() any { return "a" },
+		All:     func() []any { return []any{"a", "b"} },
+		Open: func(s any, _ func(resp.Value)) backend.Dedicated {
+			return &fakeConn{server: s.(string), log: &log, mu: &mu}
+		},
+		Push:       func(resp.Value) {},
 		CrossShard: resp.Error("CROSSSLOT", "x"),
 		Select:     resp.Error("ERR", "no select"),
 	})
@@ -141,6 +145,10 @@ func TestPerShard(t *testing.T) {
 		{"nested MULTI is refused, the transaction goes on", []string{"MULTI", "MULTI", "GET a1", "EXEC"},
 			"[+OK -ERR MULTI calls can not be nested +QUEUED :1]", "[a: MULTI a: GET A1 a: EXEC]"},
 		{"SELECT", []string{"SELECT 0", "SELECT 1"}, "[+OK -ERR no select]", "[a: SELECT 0]"},
+		{"a channel subscription on the default server", []string{"SUBSCRIBE news", "PSUBSCRIBE n*", "UNSUBSCRIBE"},
+			"[+OK +OK +OK]", "[a: SUBSCRIBE NEWS a: PSUBSCRIBE N* a: UNSUBSCRIBE]"},
+		{"keyspace notifications from every server", []string{"PSUBSCRIBE *", "SUBSCRIBE __keyevent@0__:set", "PUNSUBSCRIBE"},
+			"[+OK +OK +OK]", "[b: PSUBSCRIBE * a: PSUBSCRIBE * b: SUBSCRIBE __KEYEVENT@0__:SET a: SUBSCRIBE __KEYEVENT@0__:SET b: PUNSUBSCRIBE a: PUNSUBSCRIBE]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, sent := perShard()

@@ -47,9 +47,19 @@ func (b *Backend) Dedicate(ctx context.Context, _ []byte, push func(resp.Value))
 			}
 			return (*node)(nil)
 		},
-		Open: func(server any) backend.Dedicated {
+		All: func() []any {
+			var all []any
+			if t := b.topo.Load(); t != nil {
+				for _, s := range t.shards {
+					all = append(all, s.primary)
+				}
+			}
+			return all
+		},
+		Open: func(server any, push func(resp.Value)) backend.Dedicated {
 			return dedicateNode(ctx, server.(*node), push)
 		},
+		Push: push,
 		Redirect: func(v resp.Value) (any, bool) {
 			if !bytes.HasPrefix(errorText(v), movedPrefix) {
 				return nil, false

@@ -47,9 +47,17 @@ func (b *Backend) Dedicate(ctx context.Context, _ []byte, push func(resp.Value))
 			return server, b.patternsOn(c, args, server)
 		},
 		Default: func() any { return 0 },
-		Open: func(server any) backend.Dedicated {
+		All: func() []any {
+			all := make([]any, len(b.backends))
+			for i := range all {
+				all[i] = i
+			}
+			return all
+		},
+		Open: func(server any, push func(resp.Value)) backend.Dedicated {
 			return b.backends[server.(int)].Dedicate(ctx, nil, push)
 		},
+		Push:       push,
 		CrossShard: crossShard,
 		Select:     errSelect,
 	})

@@ -541,6 +541,34 @@ func TestShardSetStateful(t *testing.T) {
 		t.Errorf("PUBSUB CHANNELS = %v, %v", got, err)
 	}
 
+	// Keyspace notifications come from every server.
+	if err := p.ConfigSet(ctx, "notify-keyspace-events", "E$").Err(); err != nil {
+		t.Fatal(err)
+	}
+	events := client(t, addr).PSubscribe(ctx, "__keyevent@0__:*")
+	defer events.Close()
+	if _, err := events.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if err := p.Set(ctx, k, "e", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	for range keys {
+		m, err := events.ReceiveMessage(ctx)
+		if err != nil {
+			t.Fatalf("keyspace events %v, then %v", seen, err)
+		}
+		seen[m.Payload] = m.Channel == "__keyevent@0__:set"
+	}
+	for _, k := range keys {
+		if !seen[k] {
+			t.Errorf("no set event for %s (on %s): %v", k, b.ServerFor([]byte(k)), seen)
+		}
+	}
+
 	// INFO adds up the servers and presents one standalone Redis.
 	var want int64
 	for i := range b.Shards() {
@@ -558,5 +586,64 @@ func TestShardSetStateful(t *testing.T) {
 	}
 	if err := p.Do(ctx, "select", "1").Err(); err == nil || !strings.Contains(err.Error(), "SELECT is not supported") {
 		t.Errorf("SELECT 1: %v", err)
+	}
+}
+
+// TestClusterPubSub: through a cluster, a pattern subscriber gets each PUBLISH once
+// (Redis Cluster gives it to every node's subscribers) and the keyspace notifications
+// of every primary; PUBLISH counts the proxy's subscribers.
+func TestClusterPubSub(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartCluster(t)
+	b, err := cluster.New(cluster.Config{Seeds: c.Seeds()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	addr := serveProxy(t, b, fanout.Config{})
+	p := client(t, addr)
+	ctx := testCtx(t)
+	keys := keysOnEveryShard(t, b, 3)
+	if err := p.ConfigSet(ctx, "notify-keyspace-events", "E$").Err(); err != nil {
+		t.Fatal(err)
+	}
+	all := client(t, addr).PSubscribe(ctx, "*")
+	defer all.Close()
+	news := client(t, addr).Subscribe(ctx, "news")
+	defer news.Close()
+	for _, s := range []*goredis.PubSub{all, news} {
+		if _, err := s.Receive(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := p.Publish(ctx, "news", "one").Result(); err != nil || n != 2 {
+		t.Errorf("PUBLISH = %d, %v; want the 2 subscribers", n, err)
+	}
+	for _, k := range keys {
+		if err := p.Set(ctx, k, "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Publish(ctx, "news", "two").Err(); err != nil {
+		t.Fatal(err)
+	}
+	// The messages of different nodes come in any order: as many as expected, and
+	// each of them once (a second copy of a message would take the place of one).
+	want := append([]string{"one", "two"}, keys...)
+	slices.Sort(want)
+	var got []string
+	for range want {
+		m, err := all.ReceiveMessage(ctx)
+		if err != nil {
+			t.Fatalf("after %v: %v", got, err)
+		}
+		got = append(got, m.Payload)
+	}
+	slices.Sort(got)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("pattern subscriber got %v, want each of %v once", got, want)
+	}
+	if m, err := news.ReceiveMessage(ctx); err != nil || m.Payload != "one" {
+		t.Errorf("channel subscriber got %v, %v", m, err)
 	}
 }

@@ -46,11 +46,15 @@ type Config struct {
 	// (default 2s).
 	DialTimeout time.Duration
 	// CommandTimeout is how long commands may wait without the server answering any of
-	// them (default 10s; negative: no timeout). Since a pipelined connection cannot skip a
-	// reply, a timeout takes the connection down: the oldest command fails with
-	// ErrTimeout, the others waiting behind it with ErrConnLost, and the connection
-	// reconnects. Commands that block on purpose (BLPOP with a long timeout) need a longer
-	// CommandTimeout or a backend of their own.
+	// them (default 10s; negative: no timeout). A slow server is not a dead one (a long
+	// script, a big DEL): on a shared connection, the commands waiting then fail with
+	// ErrTimeout (the server has them, and may run them still: a client cannot tell),
+	// their replies are dropped in order when they come, and the connection goes on
+	// carrying the others'; a health check on a connection of its own (PING, any reply
+	// will do, within DialTimeout) takes it down only when the server answers nothing,
+	// failing what waits with ErrConnLost. On a dedicated connection a timeout takes the
+	// connection down: the client's state on it is in doubt. Commands that block on
+	// purpose (BLPOP) go on dedicated connections with timeouts of their own.
 	CommandTimeout time.Duration
 	// MaxPending bounds the commands waiting for a reply on one connection
 	// (default 16384). Beyond it Send fails at once with ErrBusy.

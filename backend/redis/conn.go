@@ -84,6 +84,8 @@ type conn struct {
 	spare       []byte // the write buffer not in use
 	rgen        uint64 // loop-only: the generation rbuf and parser belong to
 
+	checking bool // a health check runs (abandon)
+
 	// Owned by the watch goroutine: the head it saw waiting, and since when.
 	watchGen, watchHead uint64
 	watchSince          time.Time
@@ -473,8 +475,10 @@ func (c *conn) deliver(gen uint64, buf []byte, from int, ends []int) error {
 		if i == len(cbs) {
 			break
 		}
-		cbs[i](resp.Raw(frame), nil)
-		cbs[i] = nil
+		if cbs[i] != nil { // nil: a command abandoned after a timeout
+			cbs[i](resp.Raw(frame), nil)
+			cbs[i] = nil
+		}
 		i++
 	}
 	c.cbs = cbs[:0]
@@ -601,9 +605,11 @@ func (f failed) finish(first, rest error) {
 		_ = f.lclose()
 	}
 	for i, done := range f.waiting {
-		if i == 0 {
+		switch {
+		case done == nil: // abandoned after a timeout: told already
+		case i == 0:
 			done(resp.Value{}, first)
-		} else {
+		default:
 			done(resp.Value{}, rest)
 		}
 	}
@@ -629,10 +635,16 @@ func (c *conn) fail(gen uint64, cause error) {
 	f.finish(lost, lost)
 }
 
-// checkTimeout takes the connection down when the command at the head of its queue has
-// been there for timeout. It runs on the watch goroutine, every tick: the head's wait is
+// checkTimeout acts when the command at the head of the connection's queue has been
+// there for timeout. It runs on the watch goroutine, every tick: the head's wait is
 // measured from the first tick that saw it, so a timeout fires between timeout and
 // timeout plus two ticks after the server last answered.
+//
+// A slow server is not a dead one (a long script, a big DEL): on a shared connection the
+// commands waiting fail with ErrTimeout, their replies are dropped in order when they
+// come, and the other clients' commands go on; a health check on a connection of its
+// own takes the connection down only if the server does not answer it. A dedicated
+// connection is taken down: the client's state on it is in doubt.
 func (c *conn) checkTimeout(now time.Time, timeout time.Duration) {
 	c.mu.Lock()
 	if c.ded != nil && c.queue.len() > 0 {
@@ -651,12 +663,51 @@ func (c *conn) checkTimeout(now time.Time, timeout time.Duration) {
 		c.mu.Unlock()
 		return
 	}
+	if c.ded == nil {
+		c.abandon(now)
+		return
+	}
 	f := c.takeDown(stateDown)
 	c.mu.Unlock()
 	c.watchSince = time.Time{}
 	c.log.Warn("disconnected: command timed out", "timeout", timeout, "failed_commands", len(f.waiting))
 	f.finish(c.b.errTimeout, fmt.Errorf("redis %s: %w: an earlier command timed out",
 		c.b.cfg.Addr, backend.ErrConnLost))
+}
+
+// abandon fails the commands waiting on a shared connection with ErrTimeout, keeping
+// their places in the queue so that their replies are dropped when they come, and
+// checks that the server is alive. c.mu is held; abandon unlocks it.
+func (c *conn) abandon(now time.Time) {
+	cbs := c.queue.abandon(nil)
+	barriers := c.barriers
+	c.barriers = nil
+	gen := c.gen
+	check := !c.checking
+	c.checking = true
+	c.mu.Unlock()
+	c.watchSince = now // the next timeout counts from here
+	for _, cb := range cbs {
+		cb(resp.Value{}, c.b.errTimeout)
+	}
+	for _, b := range barriers {
+		b.done()
+	}
+	c.log.Warn("commands timed out; their replies will be dropped when they come", "failed_commands", len(cbs))
+	if !check {
+		return
+	}
+	c.b.wg.Add(1)
+	go func() {
+		defer c.b.wg.Done()
+		err := c.b.ping()
+		c.mu.Lock()
+		c.checking = false
+		c.mu.Unlock()
+		if err != nil {
+			c.fail(gen, fmt.Errorf("the server answers nothing, not even a health check on a connection of its own: %w", err))
+		}
+	}()
 }
 
 // close moves the connection to stateClosed for good and fails its waiting commands.

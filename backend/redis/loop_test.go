@@ -128,21 +128,7 @@ func TestLoopCommandTimeout(t *testing.T) {
 	s := startBusy(t)
 	b := newBackend(t, redis.Config{Addr: s.Addr(), CommandTimeout: 100 * time.Millisecond})
 	eventually(t, b, ctx)
-	errs := make(chan error, 2)
-	b.Send(ctx, busyScript, func(_ resp.Value, err error) { errs <- err })
-	b.Send(ctx, resp.NewCommand("PING"), func(_ resp.Value, err error) { errs <- err })
-	for i, want := range []error{backend.ErrTimeout, backend.ErrConnLost} {
-		select {
-		case err := <-errs:
-			if !errors.Is(err, want) {
-				t.Fatalf("command %d: %v, want %v", i, err, want)
-			}
-		case <-time.After(wait):
-			t.Fatalf("command %d: no timeout within %v", i, wait)
-		}
-	}
-	killScript(t, s)
-	eventually(t, b, ctx)
+	slowServer(t, b, ctx, func() { killScript(t, s) })
 }
 
 func TestLoopCloseInFlight(t *testing.T) {

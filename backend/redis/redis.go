@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -241,6 +242,27 @@ func (b *Backend) watch() {
 			}
 		}
 	}
+}
+
+// ping checks that the server answers at all, on a connection of its own: any reply to
+// PING (-BUSY while a script runs, -NOAUTH, -LOADING) will do, within DialTimeout.
+func (b *Backend) ping() error {
+	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.DialTimeout)
+	defer cancel()
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", b.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if _, err := nc.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	var one [1]byte
+	_, err = nc.Read(one[:])
+	return err
 }
 
 // all returns every connection: the fixed ones and those on event loops.

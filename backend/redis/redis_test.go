@@ -306,25 +306,83 @@ func TestCommandTimeout(t *testing.T) {
 	t.Parallel()
 	s := startBusy(t)
 	b := newBackend(t, redis.Config{Addr: s.Addr(), CommandTimeout: 100 * time.Millisecond, Conns: 1})
-	errs := make(chan error, 2)
 	start := time.Now()
-	b.Send(session(1), busyScript, func(_ resp.Value, err error) { errs <- err })
-	b.Send(session(1), resp.NewCommand("PING"), func(_ resp.Value, err error) { errs <- err })
-	for i, want := range []error{backend.ErrTimeout, backend.ErrConnLost} {
+	slowServer(t, b, session(1), func() { killScript(t, s) })
+	if d := time.Since(start); d < 100*time.Millisecond {
+		t.Errorf("timed out after %v, before the 100ms timeout", d)
+	}
+}
+
+// slowServer sends a script that runs until end stops it, and a PING behind it: both
+// fail with ErrTimeout, and the connection goes on: the late replies are dropped, in
+// order, so that the next command gets its own; it was not reconnected.
+func slowServer(t *testing.T, b *redis.Backend, ctx context.Context, end func()) {
+	t.Helper()
+	errs := make(chan error, 2)
+	b.Send(ctx, busyScript, func(_ resp.Value, err error) { errs <- err })
+	b.Send(ctx, resp.NewCommand("PING"), func(_ resp.Value, err error) { errs <- err })
+	for i := range 2 {
 		select {
 		case err := <-errs:
-			if !errors.Is(err, want) {
-				t.Fatalf("command %d: %v, want %v", i, err, want)
+			if !errors.Is(err, backend.ErrTimeout) {
+				t.Fatalf("command %d: %v, want %v", i, err, backend.ErrTimeout)
 			}
 		case <-time.After(wait):
 			t.Fatalf("command %d: no timeout within %v", i, wait)
 		}
 	}
-	if d := time.Since(start); d < 100*time.Millisecond {
-		t.Errorf("timed out after %v, before the 100ms timeout", d)
+	end()
+	if reply, err := do(t, b, ctx, "ECHO", "mine"); err != nil || reply != "$4\r\nmine\r\n" {
+		t.Fatalf("ECHO after the timeout: %q, %v; want its own reply", reply, err)
 	}
-	killScript(t, s)
-	eventually(t, b, session(1))
+	if st := b.Stats(); st.Reconnects != 0 {
+		t.Errorf("stats %+v: the connection to a slow server was made again", st)
+	}
+}
+
+// TestDeadServer: a server that answers nothing, not even a health check on another
+// connection, has its connection taken down after the timeout.
+func TestDeadServer(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var accepted []net.Conn
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			accepted = append(accepted, nc) // read nothing, answer nothing
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, nc := range accepted {
+			nc.Close()
+		}
+		mu.Unlock()
+	})
+	b := newBackend(t, redis.Config{Addr: ln.Addr().String(), CommandTimeout: 100 * time.Millisecond,
+		DialTimeout: 200 * time.Millisecond, Conns: 1})
+	errs := make(chan error, 1)
+	b.Send(session(1), resp.NewCommand("PING"), func(_ resp.Value, err error) { errs <- err })
+	if err := <-errs; !errors.Is(err, backend.ErrTimeout) {
+		t.Fatalf("PING: %v, want %v", err, backend.ErrTimeout)
+	}
+	deadline := time.Now().Add(wait)
+	for b.Stats().Reconnects == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v: the connection to a dead server was not taken down", b.Stats())
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
 }
 
 func TestAuthAndDB(t *testing.T) {

@@ -36,6 +36,20 @@ func (r *ring) popN(dst []callback, k int) []callback {
 	return dst
 }
 
+// abandon empties the place of every callback but keeps it, so that the replies still
+// to come are dropped in order (a nil callback is a dropped reply), and appends the
+// callbacks it took to dst, oldest first.
+func (r *ring) abandon(dst []callback) []callback {
+	for i := range r.n {
+		j := (r.head + i) & (len(r.buf) - 1)
+		if r.buf[j] != nil {
+			dst = append(dst, r.buf[j])
+			r.buf[j] = nil
+		}
+	}
+	return dst
+}
+
 // drain removes every callback and returns them, oldest first, in a new slice.
 func (r *ring) drain() []callback {
 	if r.n == 0 {

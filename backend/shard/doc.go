@@ -29,8 +29,19 @@
 //	fo, _ := fanout.New(b, fanout.Config{MaxShards: 8})
 //	h := proxy.Chain(router.New(b), fo)
 //
-// Commands the server backends refuse on shared connections (SELECT, MULTI, SUBSCRIBE,
-// blocking commands, ...) get the same error replies as from backend/redis.
+// Commands the server backends refuse on shared connections (MULTI, SUBSCRIBE, blocking
+// commands, ...) get the same error replies as from backend/redis; the proxy's router
+// sends them on connections lent by [Backend.Dedicate] ([backend.NewPerShard]): one per
+// server the client's commands need, each command on its keys' server. A transaction
+// and its WATCHed keys live on one server (a command of another server in it is refused
+// and EXEC then fails with EXECABORT); commands without keys (SUBSCRIBE, PSUBSCRIBE) go
+// to the first server, where PUBLISH goes too; subscriptions that may name keyspace
+// notifications go to every server. SELECT of a database other than 0 is refused.
+//
+// SORT's BY and GET patterns run only when they carry a hash tag (without '*') of the
+// sorted key's server, as Redis Cluster requires of a slot: "{u1}:weight_*" with
+// "{u1}:list". Other patterns would read another server's keys, or none: they are
+// refused.
 //
 // # Compatibility with twemproxy
 //

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/backend/redis"
+	"github.com/redchain/redchain/middleware/clusterview"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/router"
 )
@@ -57,11 +59,19 @@ type Flags struct {
 	// router.Learn): commands the command model does not know then run on a server
 	// connection of their client's own.
 	NoLearn bool
+	// PresentCluster (-present-cluster) lists the proxies of a tier, host:port each,
+	// this one included: the proxy then presents the tier as a Redis Cluster
+	// (middleware/clusterview). Empty: a standalone server.
+	PresentCluster []string
+	// Announce (-announce) is this proxy's address as clients reach it, one of
+	// PresentCluster; empty: Listen.
+	Announce string
 }
 
 // Register defines -listen (127.0.0.1:6380), -upstream (empty), -upstream-password
 // (empty), -log-level (info), -event-loops (0), -metrics-addr (empty), -pprof-addr
-// (empty) and -learn (true) on fs, storing into f.
+// (empty), -learn (true), -present-cluster (empty) and -announce (empty) on fs, storing
+// into f.
 func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Listen, "listen", "127.0.0.1:6380", "address to accept Redis clients on")
 	fs.StringVar(&f.Upstream, "upstream", "", "Redis server host:port (empty: start an embedded one)")
@@ -70,6 +80,16 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.IntVar(&f.EventLoops, "event-loops", 0, "event loops (0: one per CPU, GOMAXPROCS)")
 	fs.StringVar(&f.MetricsAddr, "metrics-addr", "", "address to serve Prometheus metrics on, at /metrics (empty: off)")
 	fs.StringVar(&f.PprofAddr, "pprof-addr", "", "address to serve net/http/pprof on, at /debug/pprof/ (empty: off)")
+	fs.Func("present-cluster", "comma-separated host:port of every proxy of the tier, this one included: present the tier as a Redis Cluster (empty: a standalone server)", func(s string) error {
+		f.PresentCluster = nil
+		for _, a := range strings.Split(s, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				f.PresentCluster = append(f.PresentCluster, a)
+			}
+		}
+		return nil
+	})
+	fs.StringVar(&f.Announce, "announce", "", "this proxy's address as clients reach it, with -present-cluster (empty: -listen)")
 	fs.BoolFunc("learn", "learn the upstream's commands at start, modules' included (default true; -learn=false to skip)", func(s string) error {
 		v, err := strconv.ParseBool(s)
 		f.NoLearn = !v
@@ -91,6 +111,7 @@ type App struct {
 
 	flags     Flags
 	mini      *miniredis.Miniredis // nil with an upstream
+	view      *clusterview.View    // with -present-cluster
 	endpoints                      // the metrics and pprof endpoints (http.go)
 }
 
@@ -149,6 +170,17 @@ func startApp(f Flags, logOut io.Writer, open func(a *App) (backend.Backend, err
 			a.Log.Info("learned the upstream's commands", "new", n)
 		}
 	}
+	if len(f.PresentCluster) > 0 {
+		self := f.Announce
+		if self == "" {
+			self = f.Listen
+		}
+		a.view, err = clusterview.New(clusterview.Config{Self: self, Proxies: f.PresentCluster})
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("-present-cluster: %w", err)
+		}
+	}
 	if err := a.startHTTP(); err != nil {
 		a.Close()
 		return nil, err
@@ -157,9 +189,13 @@ func startApp(f Flags, logOut io.Writer, open func(a *App) (backend.Backend, err
 }
 
 // NewServer returns proxy.New(h, ...) with the App's logger and -event-loops, then opts.
-// With -metrics-addr, the observe middleware goes first in front of h (it sees every
+// With -present-cluster, middleware/clusterview goes in front of h (it answers CLUSTER).
+// With -metrics-addr, the observe middleware goes first in front of both (it sees every
 // command) and the server's and backend's gauges are registered. Call it once.
 func (a *App) NewServer(h proxy.Handler, opts ...proxy.Option) *proxy.Server {
+	if a.view != nil {
+		h = proxy.Chain(h, a.view)
+	}
 	if a.obs != nil {
 		h = proxy.Chain(h, a.obs)
 	}
@@ -206,6 +242,9 @@ func (a *App) Serve(ctx context.Context, srv *proxy.Server, ready func(net.Addr)
 // Redis, if any. Call it after Serve returns.
 func (a *App) Close() {
 	a.stopHTTP(a.Log)
+	if a.view != nil {
+		a.view.Close()
+	}
 	if a.Backend != nil {
 		a.Backend.Close()
 	}

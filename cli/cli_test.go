@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	stdhttp "net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -51,8 +52,10 @@ func TestRegister(t *testing.T) {
 		want cli.Flags
 	}{
 		{"defaults", nil, cli.Flags{Listen: "127.0.0.1:6380", LogLevel: "info"}},
-		{"all", []string{"-listen", ":1", "-upstream", "h:2", "-upstream-password", "pw", "-log-level", "debug", "-event-loops", "3", "-metrics-addr", ":4", "-pprof-addr", ":5"},
-			cli.Flags{Listen: ":1", Upstream: "h:2", UpstreamPassword: "pw", LogLevel: "debug", EventLoops: 3, MetricsAddr: ":4", PprofAddr: ":5"}},
+		{"all", []string{"-listen", ":1", "-upstream", "h:2", "-upstream-password", "pw", "-log-level", "debug", "-event-loops", "3", "-metrics-addr", ":4", "-pprof-addr", ":5",
+			"-present-cluster", "a:1, b:2", "-announce", "a:1", "-learn=false"},
+			cli.Flags{Listen: ":1", Upstream: "h:2", UpstreamPassword: "pw", LogLevel: "debug", EventLoops: 3, MetricsAddr: ":4", PprofAddr: ":5",
+				PresentCluster: []string{"a:1", "b:2"}, Announce: "a:1", NoLearn: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -62,7 +65,7 @@ func TestRegister(t *testing.T) {
 			if err := fs.Parse(tc.args); err != nil {
 				t.Fatal(err)
 			}
-			if f != tc.want {
+			if !reflect.DeepEqual(f, tc.want) {
 				t.Errorf("got %+v, want %+v", f, tc.want)
 			}
 		})

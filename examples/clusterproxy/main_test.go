@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -127,6 +130,67 @@ func TestClientsStayOnTheProxy(t *testing.T) {
 	defer p.Close()
 	if n, err := p.DBSize(ctx).Result(); err != nil || n != 50 {
 		t.Errorf("DBSIZE = %d, %v", n, err)
+	}
+	for _, n := range c.Nodes() {
+		list, err := n.Client().ClientList(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(list, "name="+name+" ") {
+			t.Errorf("node %s has a connection of the client:\n%s", n, list)
+		}
+	}
+}
+
+// TestPresentCluster: two proxies started with -present-cluster present themselves as a
+// Redis Cluster: rueidis (default options) spreads its commands over both proxies and
+// never connects to a node of the cluster behind them.
+func TestPresentCluster(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartCluster(t)
+	var addrs []string
+	for range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, ln.Addr().String())
+		ln.Close()
+	}
+	tier := strings.Join(addrs, ",")
+	for _, a := range addrs {
+		clitest.Start(t, run, "-listen", a, "-cluster", c.Seeds()[0], "-present-cluster", tier)
+	}
+	const name = "tier-client"
+	r, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs[:1], ClientName: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	if nodes := r.Nodes(); len(nodes) != 2 {
+		t.Fatalf("rueidis sees nodes %v, want the 2 proxies", slices.Collect(maps.Keys(nodes)))
+	}
+	for i := range 50 {
+		k := "k" + strconv.Itoa(i)
+		if err := r.Do(ctx, r.B().Set().Key(k).Value("v").Build()).Error(); err != nil {
+			t.Fatalf("SET %s: %v", k, err)
+		}
+		if v, err := r.DoCache(ctx, r.B().Get().Key(k).Cache(), time.Minute).ToString(); err != nil || v != "v" {
+			t.Fatalf("GET %s = %q, %v", k, v, err)
+		}
+	}
+	for _, a := range addrs {
+		p := goredis.NewClient(&goredis.Options{Addr: a, Protocol: 2, DisableIndentity: true})
+		list, err := p.ClientList(ctx).Result()
+		info, ierr := p.Info(ctx, "server", "cluster").Result()
+		p.Close()
+		if err != nil || !strings.Contains(list, "name="+name+" ") {
+			t.Errorf("proxy %s has no connection of the client (%v):\n%s", a, err, list)
+		}
+		if ierr != nil || !strings.Contains(info, "redis_mode:cluster") || !strings.Contains(info, "cluster_enabled:1") {
+			t.Errorf("proxy %s INFO (%v):\n%s", a, ierr, info)
+		}
 	}
 	for _, n := range c.Nodes() {
 		list, err := n.Client().ClientList(ctx).Result()

@@ -80,9 +80,9 @@ type perShard struct {
 	caching  *pendingCommand // CLIENT CACHING, to send with the next command
 	multi    bool            // in a transaction (MULTI answered)
 	tx       any             // the transaction's server, nil until a command names one
-	queued   []pendingCommand
-	dirty    bool // a command of the transaction was refused: EXEC aborts
-	watch    any  // the server of the WATCHed keys, nil when none
+	queued   []resp.Command  // commands of the transaction before its server was known
+	dirty    bool            // a command of the transaction was refused: EXEC aborts
+	watch    any             // the server of the WATCHed keys, nil when none
 	// everywhere: a subscription was sent to every server (keyspace notifications),
 	// so unsubscriptions go everywhere too.
 	everywhere bool
@@ -286,9 +286,6 @@ func (p *perShard) inTx(cmd resp.Command, timeout time.Duration, done func(resp.
 			if caching != nil {
 				caching.done(resp.OK, nil)
 			}
-			for _, q := range queued {
-				q.done(queuedReply, nil) // what the server would have said
-			}
 			if conn != nil {
 				conn.Send(resp.NewCommand("UNWATCH"), 0, func(resp.Value, error) {})
 			}
@@ -314,7 +311,7 @@ func (p *perShard) inTx(cmd resp.Command, timeout time.Duration, done func(resp.
 			}
 			conn.Send(resp.NewCommand("MULTI"), 0, func(resp.Value, error) {})
 			for _, q := range queued {
-				conn.Send(q.cmd, q.timeout, q.done)
+				conn.Send(q, 0, func(resp.Value, error) {})
 			}
 		}
 		if dirty {
@@ -329,8 +326,11 @@ func (p *perShard) inTx(cmd resp.Command, timeout time.Duration, done func(resp.
 		done(p.cfg.CrossShard, nil)
 		return
 	case p.tx == nil && server == nil:
-		p.queued = append(p.queued, pendingCommand{cmd.Clone(), timeout, done})
+		// Held until the transaction's server is known, and answered now as the
+		// server would: a client may wait for QUEUED before it sends the next command.
+		p.queued = append(p.queued, cmd.Clone())
 		p.mu.Unlock()
+		done(queuedReply, nil)
 		return
 	case p.tx == nil:
 		p.tx = server
@@ -343,7 +343,7 @@ func (p *perShard) inTx(cmd resp.Command, timeout time.Duration, done func(resp.
 		}
 		conn.Send(resp.NewCommand("MULTI"), 0, func(resp.Value, error) {})
 		for _, q := range queued {
-			conn.Send(q.cmd, q.timeout, q.done)
+			conn.Send(q, 0, func(resp.Value, error) {})
 		}
 		conn.Send(cmd, timeout, p.inTxReply(done))
 		return

@@ -162,3 +162,18 @@ func TestPerShard(t *testing.T) {
 		})
 	}
 }
+
+// TestPerShardQueuedAtOnce: a command of a transaction whose server is not known yet is
+// answered QUEUED at once: a client that waits for it before sending EXEC goes on.
+func TestPerShardQueuedAtOnce(t *testing.T) {
+	d, sent := perShard()
+	if got := fmt.Sprint(send(d, "WATCH b1", "MULTI", "PING")); got != "[+OK +OK +QUEUED]" {
+		t.Fatalf("replies %s before EXEC", got)
+	}
+	if got := fmt.Sprint(send(d, "EXEC")); got != "[:1]" {
+		t.Errorf("EXEC = %s", got)
+	}
+	if got := fmt.Sprint(sent()); got != "[b: WATCH B1 b: MULTI b: PING b: EXEC]" {
+		t.Errorf("sent %s", got)
+	}
+}

@@ -137,6 +137,15 @@ type Users interface {
 	AsUser(user, password string) (b Backend, release func())
 }
 
+// Unblocker is implemented by dedicated connections that reach several servers
+// (NewPerShard's): Unblock ends the wait of the blocking command the connection carries,
+// as CLIENT UNBLOCK id TIMEOUT|ERROR (mode) on the server it waits on, and done gets
+// that reply, 0 when nothing waits. The proxy's router uses it for a client's CLIENT
+// UNBLOCK of another client. It is optional: find it by type assertion.
+type Unblocker interface {
+	Unblock(mode string, done func(resp.Value, error))
+}
+
 // Barrierer is implemented by backends that can tell when the commands a session sent
 // have all been answered: the proxy's router waits for that before it moves a client
 // from the shared connections to a dedicated one, so that nothing the client sent

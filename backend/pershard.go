@@ -2,6 +2,7 @@ package backend
 
 import (
 	"bytes"
+	"strconv"
 	"sync"
 	"time"
 
@@ -70,6 +71,8 @@ func NewPerShard(cfg PerShardConfig) Dedicated {
 	return &perShard{cfg: cfg, conns: map[any]Dedicated{}}
 }
 
+var _ Unblocker = (*perShard)(nil)
+
 type perShard struct {
 	cfg PerShardConfig
 
@@ -83,6 +86,8 @@ type perShard struct {
 	queued   []resp.Command  // commands of the transaction before its server was known
 	dirty    bool            // a command of the transaction was refused: EXEC aborts
 	watch    any             // the server of the WATCHed keys, nil when none
+	blocked       Dedicated // the connection of the last command that may block
+	blockedServer any
 	// everywhere: a subscription was sent to every server (keyspace notifications),
 	// so unsubscriptions go everywhere too.
 	everywhere bool
@@ -249,6 +254,9 @@ func (p *perShard) Send(cmd resp.Command, timeout time.Duration, done func(resp.
 		server = p.cfg.Default()
 	}
 	conn := p.conn(server)
+	if effect == command.EffectBlock {
+		p.blocked, p.blockedServer = conn, server
+	}
 	caching := p.caching
 	p.caching = nil
 	p.mu.Unlock()
@@ -260,6 +268,29 @@ func (p *perShard) Send(cmd resp.Command, timeout time.Duration, done func(resp.
 		return
 	}
 	conn.Send(cmd, timeout, done)
+}
+
+// Unblock ends the wait of the blocking command last sent, as CLIENT UNBLOCK does
+// (mode "TIMEOUT" or "ERROR"), with CLIENT UNBLOCK on a connection of its own to that
+// command's server; done gets its reply (0 when nothing could be unblocked). See
+// Unblocker.
+func (p *perShard) Unblock(mode string, done func(resp.Value, error)) {
+	p.mu.Lock()
+	c, server := p.blocked, p.blockedServer
+	p.mu.Unlock()
+	var sid int64
+	if id, ok := c.(interface{ ServerID() int64 }); ok {
+		sid = id.ServerID()
+	}
+	if sid == 0 {
+		done(resp.Integer(0), nil)
+		return
+	}
+	side := p.cfg.Open(server, func(resp.Value) {})
+	side.Send(resp.NewCommand("CLIENT", "UNBLOCK", strconv.FormatInt(sid, 10), mode), 0, func(v resp.Value, err error) {
+		done(v, err)
+		side.Release()
+	})
 }
 
 // inTx sends or holds a command of a transaction. p.mu is held; inTx unlocks it.

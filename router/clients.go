@@ -76,6 +76,16 @@ func (s *session) serverID() int64 {
 	return 0
 }
 
+// unblocker returns the session's dedicated connection when it unblocks by itself
+// (backend.Unblocker: one over several servers). Safe from any goroutine.
+func (s *session) unblocker() (backend.Unblocker, bool) {
+	if r := s.dcPub.Load(); r != nil {
+		u, ok := r.dc.(backend.Unblocker)
+		return u, ok
+	}
+	return nil, false
+}
+
 // gather asks every session, on its own loop, for what ask returns, and calls done
 // with the answers of those that still run, by ID. done runs on one of the loops.
 func (f *Forward) gather(ask func(*session) string, done func([]string)) {
@@ -470,6 +480,10 @@ func (s *session) clientUnblock(ctx context.Context, w proxy.ReplyWriter, args [
 	}
 	ctx = s.sendCtx(ctx)
 	o.c.Post(func() {
+		if u, ok := o.unblocker(); ok && o.blocked() {
+			u.Unblock(mode, proxy.Callback(w))
+			return
+		}
 		sid := o.serverID()
 		if !o.blocked() || sid == 0 {
 			w.WriteReply(resp.Integer(0))

@@ -513,6 +513,32 @@ func TestShardSetStateful(t *testing.T) {
 		t.Errorf("BLPOP = %v", v)
 	}
 
+	// CLIENT UNBLOCK reaches the server the command waits on, whichever it is.
+	for _, k := range keys {
+		blocked := client(t, addr)
+		id, err := blocked.ClientID(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := make(chan error, 1)
+		go func() { res <- blocked.BLPop(ctx, 0, k+":none").Err() }()
+		for {
+			n, err := p.ClientUnblock(ctx, id).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 1 {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("CLIENT UNBLOCK of a client blocked on %s's server never unblocked it", k)
+			}
+		}
+		if err := <-res; err != goredis.Nil {
+			t.Errorf("BLPOP unblocked: %v, want nil", err)
+		}
+	}
+
 	// Subscribers and counts.
 	sub := client(t, addr).Subscribe(ctx, "news")
 	defer sub.Close()

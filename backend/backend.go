@@ -95,6 +95,25 @@ type Loop interface {
 	Attach(nc net.Conn, onData func([]byte), onClose func(error)) (write func([]byte), closeConn func() error, err error)
 }
 
+type scriptsKey struct{}
+
+// WithScripts returns a copy of ctx for commands that run scripts (EVAL, FCALL; see
+// command.Info.RunsScript). A backend that supports it sends them over shared
+// connections of their own kind, so that a script that runs long delays no other
+// command: while it runs the server answers the others -BUSY, as it answers a client of
+// its own, instead of their waiting behind it. A session that moves between the two
+// kinds must wait for its commands on the one it leaves (Barrierer, with the ctx they
+// were sent with), or they may be overtaken.
+func WithScripts(ctx context.Context) context.Context {
+	return context.WithValue(ctx, scriptsKey{}, true)
+}
+
+// ScriptsFrom reports whether ctx is for commands that run scripts (WithScripts).
+func ScriptsFrom(ctx context.Context) bool {
+	v, _ := ctx.Value(scriptsKey{}).(bool)
+	return v
+}
+
 type loopKey struct{}
 
 // WithLoop returns a copy of ctx that carries the event loop that commands sent with it

@@ -182,6 +182,7 @@ type rule struct {
 	channels   ChannelKind
 	subscribed bool // allowed while a RESP2 client is subscribed
 	immediate  bool // run at once inside a transaction, not queued
+	script     bool // runs a script, which may take long
 }
 
 var (
@@ -281,12 +282,12 @@ var rules = map[string]rule{
 	"swapdb":       {class: Shared, scope: ScopeAll},
 	"move":         {class: Shared, scope: ScopeAll},
 	"migrate":      {class: Shared, scope: ScopeAll},
-	"eval":         {class: Shared, scope: ScopeAll},
-	"evalsha":      {class: Shared, scope: ScopeAll},
-	"eval_ro":      {class: Shared, scope: ScopeAll},
-	"evalsha_ro":   {class: Shared, scope: ScopeAll},
-	"fcall":        {class: Shared, scope: ScopeAll},
-	"fcall_ro":     {class: Shared, scope: ScopeAll},
+	"eval":         {class: Shared, scope: ScopeAll, script: true},
+	"evalsha":      {class: Shared, scope: ScopeAll, script: true},
+	"eval_ro":      {class: Shared, scope: ScopeAll, script: true},
+	"evalsha_ro":   {class: Shared, scope: ScopeAll, script: true},
+	"fcall":        {class: Shared, scope: ScopeAll, script: true},
+	"fcall_ro":     {class: Shared, scope: ScopeAll, script: true},
 	"script|flush": {class: EveryShard, scope: ScopeAll},
 	"function|*":   {scope: ScopeAll}, // a library's functions may name any key
 
@@ -370,7 +371,7 @@ func classify(c *Info, learned bool) {
 	}
 	c.Class, c.Effect, c.Scope, c.Patterns, c.ReplyKeys = r.class, r.effect, r.scope, r.patterns, r.reply
 	c.timeout, c.Channels = r.timeout, r.channels
-	c.subscribed, c.immediate = r.subscribed, r.immediate
+	c.subscribed, c.immediate, c.script = r.subscribed, r.immediate, r.script
 }
 
 // dataCommand reports whether a learned command c is a plain data command: it reads
@@ -445,6 +446,13 @@ func (c *Info) Queued() bool { return !c.immediate }
 // AllowedSubscribed reports whether a RESP2 client may send c while subscribed:
 // (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING, QUIT and RESET, as Redis allows.
 func (c *Info) AllowedSubscribed() bool { return c.subscribed }
+
+// RunsScript reports whether the command runs a script (EVAL, EVALSHA, FCALL and their
+// read-only forms), which may keep its server busy for long: a proxy sends such
+// commands over connections of their own kind (backend.WithScripts), so that no other
+// command waits behind one; the server answers those -BUSY meanwhile, as it answers a
+// client of its own.
+func (c *Info) RunsScript() bool { return c.script }
 
 // BlockTimeout returns how long the command args (name first), which c describes, may
 // block its connection: its timeout argument, read as Redis reads it; blocks is false

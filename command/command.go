@@ -52,6 +52,7 @@ type Info struct {
 	timeout    timeoutArg // where a blocking command's timeout is
 	subscribed bool       // allowed while a RESP2 client is subscribed
 	immediate  bool       // run at once inside a transaction, not queued
+	script     bool       // runs a script, which may take long (EVAL, FCALL)
 	fast       fastKeys   // the key positions of a command with one simple key spec
 }
 

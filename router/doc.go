@@ -8,6 +8,12 @@
 //   - shared and every-shard commands go over the backend's shared connections, tagged
 //     with the client connection as a backend session (backend.WithSession), so that
 //     the backend keeps the client's commands in order on one server connection;
+//     those that run scripts (EVAL, EVALSHA, FCALL and their read-only forms) over the
+//     shared connections of scripts (backend.WithScripts), so that a script that runs
+//     long delays no other client: while it runs, the server answers the others -BUSY,
+//     as it answers a client of its own. A client that moves between the two kinds
+//     waits for its commands on the one it leaves (backend.Barrierer), so its order
+//     is kept;
 //   - dedicated commands go over a server connection of the client's own (see below);
 //   - local commands are answered here: HELLO, RESET, CLIENT ID/SETNAME/GETNAME/INFO/
 //     SETINFO/NO-EVICT, ACL WHOAMI, REPLCONF (whose ACK gets no reply, as from Redis),
@@ -25,7 +31,7 @@
 // # Sessions and state
 //
 // Forward keeps a session per client connection. When the backend is a
-// backend.Dedicator (backend/redis, backend/cluster), a client that enters a state a
+// backend.Dedicator (backend/redis, backend/cluster, backend/shard), a client that enters a state a
 // shared connection cannot hold — MULTI, WATCH, SUBSCRIBE and the other subscriptions,
 // SELECT of a database other than 0, a blocking command (BLPOP, BLMOVE, BZPOPMIN, XREAD
 // BLOCK, WAIT...), CLIENT TRACKING, AUTH to the server's users, SCRIPT DEBUG — borrows a

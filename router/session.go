@@ -69,6 +69,10 @@ type session struct {
 	dcBusy     atomic.Int64      // commands sent on dc whose replies are not in
 	onDC       bool              // the last command went to dc
 	sharedSent bool              // commands went to the shared connections since the last barrier
+	// scripts: the session's last shared commands ran scripts, and went over the shared
+	// connections of scripts (backend.WithScripts); scriptsBusy counts those not answered.
+	scripts     bool
+	scriptsBusy atomic.Int64
 	parked     *parked
 	waiting    atomic.Bool // parked until dc's replies are in
 
@@ -129,9 +133,11 @@ func SharedLane(ctx context.Context, c *proxy.Conn) (context.Context, bool) {
 	if s == nil {
 		return ctx, true
 	}
-	if s.parked != nil || s.viaServer || s.dc != nil && (!s.clean() || s.dcBusy.Load() > 0) {
+	if s.parked != nil || s.viaServer || s.dc != nil && (!s.clean() || s.dcBusy.Load() > 0) ||
+		s.scripts && s.scriptsBusy.Load() > 0 {
 		return ctx, false
 	}
+	s.scripts = false
 	s.giveBack()
 	s.onDC, s.sharedSent = false, true
 	return s.sendCtx(ctx), true
@@ -218,6 +224,16 @@ func (s *session) sendCtx(ctx context.Context) context.Context {
 		s.ctx, s.ctx3 = ctx, backend.WithProtocol(ctx, 3)
 	}
 	return s.ctx3
+}
+
+// sharedCtx returns ctx for the shared connections the session used last: with its
+// protocol, and for those of scripts when its last commands ran scripts.
+func (s *session) sharedCtx(ctx context.Context) context.Context {
+	ctx = s.sendCtx(ctx)
+	if s.scripts {
+		ctx = backend.WithScripts(ctx)
+	}
+	return ctx
 }
 
 // lane is where a command goes.
@@ -384,7 +400,26 @@ func (s *session) route(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		}
 	}
 	if ln == laneShared {
+		scripts := c != nil && c.RunsScript()
+		if scripts != s.scripts && s.barrier != nil && (s.scripts && s.scriptsBusy.Load() > 0 || !s.scripts && s.sharedSent) {
+			// Moving between the shared connections of scripts and the others: let
+			// the commands sent on the one it leaves be answered first.
+			s.park(ctx, w, req, c, class)
+			s.sharedSent = false
+			s.barrier.Barrier(s.sharedCtx(ctx), func() { s.c.Post(s.resume) })
+			return
+		}
+		s.scripts = scripts
 		s.onDC, s.sharedSent = false, true
+		if scripts {
+			s.scriptsBusy.Add(1)
+			cb := proxy.Callback(w)
+			s.b.Send(s.sharedCtx(ctx), req.Command(), func(v resp.Value, err error) {
+				cb(v, err)
+				s.scriptsBusy.Add(-1)
+			})
+			return
+		}
 		s.b.Send(s.sendCtx(ctx), req.Command(), proxy.Callback(w))
 		return
 	}
@@ -393,7 +428,7 @@ func (s *session) route(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		// Let the commands sent on the shared connection be answered first.
 		s.park(ctx, w, req, c, class)
 		s.sharedSent = false
-		s.barrier.Barrier(s.sendCtx(ctx), func() { s.c.Post(s.resume) })
+		s.barrier.Barrier(s.sharedCtx(ctx), func() { s.c.Post(s.resume) })
 		return
 	}
 	if ln == laneStream {

@@ -21,14 +21,15 @@ var errLoopStopped = errors.New("event loop stopped")
 
 // loopKey identifies a shared loop connection: its loop and its protocol.
 type loopKey struct {
-	lp    backend.Loop
-	proto int
+	lp      backend.Loop
+	proto   int
+	scripts bool // the connection of the commands that run scripts (backend.WithScripts)
 }
 
-// loopConn returns the connection for event loop lp and protocol proto, making it on
-// first use.
-func (b *Backend) loopConn(lp backend.Loop, proto int) *conn {
-	key := loopKey{lp, proto}
+// loopConn returns the connection for event loop lp and protocol proto, that of the
+// commands that run scripts with scripts (backend.WithScripts), making it on first use.
+func (b *Backend) loopConn(lp backend.Loop, proto int, scripts bool) *conn {
+	key := loopKey{lp, proto, scripts}
 	if c, ok := b.lconns.Load(key); ok {
 		return c.(*conn)
 	}
@@ -38,7 +39,11 @@ func (b *Backend) loopConn(lp backend.Loop, proto int) *conn {
 		return c.(*conn)
 	}
 	n := b.nloops.Add(1)
-	c := &conn{b: b, log: b.log.With("loop", n, "proto", proto), loop: lp, proto: proto, state: stateConnecting}
+	log := b.log.With("loop", n, "proto", proto)
+	if scripts {
+		log = log.With("scripts", true)
+	}
+	c := &conn{b: b, log: log, loop: lp, proto: proto, state: stateConnecting}
 	c.flushFn = c.flush
 	if b.ctx.Err() != nil {
 		c.state = stateClosed
@@ -47,6 +52,9 @@ func (b *Backend) loopConn(lp backend.Loop, proto int) *conn {
 		go c.runLoop()
 	}
 	b.lconns.Store(key, c)
+	if scripts {
+		return c
+	}
 	// The loop's first client may want a connection of its own soon: have some ready.
 	b.wg.Add(1)
 	go func() {

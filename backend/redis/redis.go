@@ -163,7 +163,7 @@ func (b *Backend) SendAsking(ctx context.Context, cmd resp.Command, done func(re
 func (b *Backend) sessionConn(ctx context.Context) *conn {
 	proto := backend.ProtocolFrom(ctx)
 	if lp, ok := backend.LoopFrom(ctx); ok {
-		return b.loopConn(lp, proto)
+		return b.loopConn(lp, proto, backend.ScriptsFrom(ctx))
 	}
 	id, ok := backend.SessionFrom(ctx)
 	if !ok {

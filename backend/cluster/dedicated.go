@@ -14,10 +14,8 @@ import (
 // each command on that of its slot's primary; a transaction and its WATCHed keys live
 // on one node, and a -MOVED is followed outside a transaction.
 
-var (
-	errSelect = resp.Error("ERR", "SELECT is not allowed in cluster mode")
-	errMoved  = resp.Error("CROSSSLOT", "Keys in request don't hash to the same slot as the earlier commands of this connection")
-)
+// errSelect is Redis Cluster's reply to SELECT.
+var errSelect = resp.Error("ERR", "SELECT is not allowed in cluster mode")
 
 var (
 	_ backend.Dedicator      = (*Backend)(nil)
@@ -72,7 +70,7 @@ func (b *Backend) Dedicate(ctx context.Context, _ []byte, push func(resp.Value))
 			n := b.lookup(addr, slot, true)
 			return n, n != nil
 		},
-		CrossShard: errMoved,
+		CrossShard: errCrossSlot,
 		Select:     errSelect,
 	})
 }

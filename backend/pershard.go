@@ -270,6 +270,22 @@ func (p *perShard) Send(cmd resp.Command, timeout time.Duration, done func(resp.
 	conn.Send(cmd, timeout, done)
 }
 
+// ServerID returns the ID on its server (CLIENT ID) of the connection's one server
+// connection, when it has exactly one (a client on one server, a one-node cluster):
+// what CLIENT TRACKING REDIRECT and CLIENT UNBLOCK name it by. 0 otherwise: a connection
+// spread over several servers has an ID on each.
+func (p *perShard) ServerID() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.order) != 1 {
+		return 0
+	}
+	if id, ok := p.order[0].(interface{ ServerID() int64 }); ok {
+		return id.ServerID()
+	}
+	return 0
+}
+
 // Unblock ends the wait of the blocking command last sent, as CLIENT UNBLOCK does
 // (mode "TIMEOUT" or "ERROR"), with CLIENT UNBLOCK on a connection of its own to that
 // command's server; done gets its reply (0 when nothing could be unblocked). See

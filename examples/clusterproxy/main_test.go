@@ -17,6 +17,7 @@ import (
 
 	"github.com/redchain/redchain/cli/clitest"
 	"github.com/redchain/redchain/internal/redistest"
+	"github.com/redchain/redchain/proxy/proxytest"
 )
 
 func TestClusterProxy(t *testing.T) {
@@ -200,5 +201,35 @@ func TestPresentCluster(t *testing.T) {
 		if strings.Contains(list, "name="+name+" ") {
 			t.Errorf("node %s has a connection of the client:\n%s", n, list)
 		}
+	}
+}
+
+// TestTrackingRedirect: in front of a one-node cluster, CLIENT TRACKING REDIRECT names
+// another client of the proxy, which gets the invalidations.
+func TestTrackingRedirect(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartCluster(t, redistest.Primaries(1), redistest.Replicas(0))
+	at, _ := clitest.Start(t, run, "-cluster", c.Seeds()[0])
+	ctx := context.Background()
+	inval := proxytest.Dial(t, at.String())
+	id := inval.Do("CLIENT", "ID").Int
+	if v := inval.Do("SUBSCRIBE", "__redis__:invalidate"); v.IsError() {
+		t.Fatal(v)
+	}
+	tracked := goredis.NewClient(&goredis.Options{Addr: at.String(), Protocol: 2, DisableIndentity: true, PoolSize: 1})
+	defer tracked.Close()
+	conn := tracked.Conn()
+	defer conn.Close()
+	if err := conn.Do(ctx, "CLIENT", "TRACKING", "on", "REDIRECT", id).Err(); err != nil {
+		t.Fatalf("CLIENT TRACKING on REDIRECT %d: %v", id, err)
+	}
+	if err := conn.Get(ctx, "tracked").Err(); err != goredis.Nil {
+		t.Fatal(err)
+	}
+	if err := conn.Set(ctx, "tracked", "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if m := inval.Read().String(); !strings.Contains(m, "invalidate") || !strings.Contains(m, "tracked") {
+		t.Errorf("invalidation %s", m)
 	}
 }

@@ -76,17 +76,17 @@ var _ Unblocker = (*perShard)(nil)
 type perShard struct {
 	cfg PerShardConfig
 
-	mu       sync.Mutex
-	conns    map[any]Dedicated
-	order    []Dedicated     // conns in the order opened
-	tracking *resp.Command   // the last CLIENT TRACKING, sent to every new connection
-	caching  *pendingCommand // CLIENT CACHING, to send with the next command
-	multi    bool            // in a transaction (MULTI answered)
-	tx       any             // the transaction's server, nil until a command names one
-	queued   []resp.Command  // commands of the transaction before its server was known
-	dirty    bool            // a command of the transaction was refused: EXEC aborts
-	watch    any             // the server of the WATCHed keys, nil when none
-	blocked       Dedicated // the connection of the last command that may block
+	mu            sync.Mutex
+	conns         map[any]Dedicated
+	order         []Dedicated     // conns in the order opened
+	tracking      *resp.Command   // the last CLIENT TRACKING, sent to every new connection
+	caching       *pendingCommand // CLIENT CACHING, to send with the next command
+	multi         bool            // in a transaction (MULTI answered)
+	tx            any             // the transaction's server, nil until a command names one
+	queued        []resp.Command  // commands of the transaction before its server was known
+	dirty         bool            // a command of the transaction was refused: EXEC aborts
+	watch         any             // the server of the WATCHed keys, nil when none
+	blocked       Dedicated       // the connection of the last command that may block
 	blockedServer any
 	// everywhere: a subscription was sent to every server (keyspace notifications),
 	// so unsubscriptions go everywhere too.

@@ -73,8 +73,8 @@ type session struct {
 	// connections of scripts (backend.WithScripts); scriptsBusy counts those not answered.
 	scripts     bool
 	scriptsBusy atomic.Int64
-	parked     *parked
-	waiting    atomic.Bool // parked until dc's replies are in
+	parked      *parked
+	waiting     atomic.Bool // parked until dc's replies are in
 
 	ctx, ctx3 context.Context // the last ctx seen, and it with protocol 3
 }

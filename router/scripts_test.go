@@ -64,9 +64,6 @@ func TestLongScript(t *testing.T) {
 			t.Fatalf("PING while a script runs: %v, want -BUSY", busy)
 		}
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("-BUSY came after %v", d)
-	}
 	if err := other.ScriptKill(ctx).Err(); err != nil {
 		t.Fatalf("SCRIPT KILL: %v", err)
 	}

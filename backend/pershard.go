@@ -63,7 +63,10 @@ var (
 // after a command it refused. WATCHed keys must live on the transaction's server.
 // CLIENT TRACKING is sent to every connection, those opened later included; CLIENT
 // CACHING goes with the command after it, or the transaction after it, as in Redis.
-// Commands without keys go to the Default server.
+// Commands without keys go to the Default server, but for whole-keyspace ones (class
+// every-shard: FLUSHALL, DBSIZE, KEYS, CONFIG SET, INFO...), which go to every server and
+// are merged by their response policy (command.MergeReplies, command.MergeInfo), except
+// those with merges of their own (SCAN, RANDOMKEY), which the Default server answers.
 //
 // Replies come in the order of Send per server; commands to different servers are not
 // ordered with each other, as with any sharded backend. Safe from any goroutine.
@@ -248,6 +251,21 @@ func (p *perShard) Send(cmd resp.Command, timeout time.Duration, done func(resp.
 		p.caching = &pendingCommand{cmd.Clone(), timeout, done}
 		p.mu.Unlock()
 		return
+	case c != nil && server == nil && c.ClassOf(cmd.Args) == command.EveryShard && (c.Response != command.ResponseSpecial || name == "info"):
+		// A whole-keyspace command (FLUSHALL, DBSIZE, KEYS, CONFIG SET, INFO...): every
+		// server's part, merged as one Redis would answer, as middleware/fanout does
+		// for the shared connections; it touches the WATCHed keys of every server.
+		var conns []Dedicated
+		for _, s := range p.cfg.All() {
+			conns = append(conns, p.conn(s))
+		}
+		p.mu.Unlock()
+		merge := func(parts []resp.Value) resp.Value { return command.MergeReplies(c.Response, parts) }
+		if name == "info" {
+			merge = command.MergeInfo
+		}
+		everyServer(conns, cmd, timeout, merge, done)
+		return
 	}
 	routed := server != nil
 	if !routed {
@@ -307,6 +325,41 @@ func (p *perShard) Unblock(mode string, done func(resp.Value, error)) {
 		done(v, err)
 		side.Release()
 	})
+}
+
+// everyServer sends cmd on each of conns and gives done the replies merged, or the first
+// error.
+func everyServer(conns []Dedicated, cmd resp.Command, timeout time.Duration, merge func([]resp.Value) resp.Value, done func(resp.Value, error)) {
+	if len(conns) == 0 {
+		done(resp.Value{}, ErrUnavailable)
+		return
+	}
+	var mu sync.Mutex
+	parts := make([]resp.Value, len(conns))
+	left := len(conns)
+	var first error
+	for i, c := range conns {
+		c.Send(cmd, timeout, func(v resp.Value, err error) {
+			mu.Lock()
+			if err != nil && first == nil {
+				first = err
+			}
+			if err == nil {
+				parts[i] = resp.Raw(v.AppendTo(nil)) // borrowed until this returns
+			}
+			left--
+			last := left == 0
+			mu.Unlock()
+			if !last {
+				return
+			}
+			if first != nil {
+				done(resp.Value{}, first)
+				return
+			}
+			done(merge(parts), nil)
+		})
+	}
 }
 
 // inTx sends or holds a command of a transaction. p.mu is held; inTx unlocks it.

@@ -32,6 +32,8 @@ func (f *fakeConn) Send(cmd resp.Command, _ time.Duration, done func(resp.Value,
 	f.mu.Unlock()
 	name := strings.ToUpper(string(cmd.Args[0]))
 	switch {
+	case name == "DBSIZE":
+		done(resp.Integer(1), nil)
 	case name == "MULTI":
 		f.multi, f.queued = true, 0
 		done(resp.OK, nil)
@@ -145,6 +147,8 @@ func TestPerShard(t *testing.T) {
 		{"nested MULTI is refused, the transaction goes on", []string{"MULTI", "MULTI", "GET a1", "EXEC"},
 			"[+OK -ERR MULTI calls can not be nested +QUEUED :1]", "[a: MULTI a: GET A1 a: EXEC]"},
 		{"SELECT", []string{"SELECT 0", "SELECT 1"}, "[+OK -ERR no select]", "[a: SELECT 0]"},
+		{"a whole-keyspace command on every server", []string{"WATCH b1", "FLUSHALL", "DBSIZE"},
+			"[+OK +OK :2]", "[b: WATCH B1 a: FLUSHALL b: FLUSHALL a: DBSIZE b: DBSIZE]"},
 		{"a channel subscription on the default server", []string{"SUBSCRIBE news", "PSUBSCRIBE n*", "UNSUBSCRIBE"},
 			"[+OK +OK +OK]", "[a: SUBSCRIBE NEWS a: PSUBSCRIBE N* a: UNSUBSCRIBE]"},
 		{"keyspace notifications from every server", []string{"PSUBSCRIBE *", "SUBSCRIBE __keyevent@0__:set", "PUNSUBSCRIBE"},

@@ -126,10 +126,8 @@ func TestClientsStayOnTheProxy(t *testing.T) {
 		t.Errorf("CLUSTER SLOTS through the proxy: %v, want a standalone server's refusal", err)
 	}
 	// rueidis's connection carries CLIENT TRACKING, so its commands go on connections
-	// of its own, one per node; a plain client's whole-keyspace commands are merged.
-	p := goredis.NewClient(&goredis.Options{Addr: at.String(), Protocol: 2, DisableIndentity: true})
-	defer p.Close()
-	if n, err := p.DBSize(ctx).Result(); err != nil || n != 50 {
+	// of its own, one per node; its whole-keyspace commands are merged all the same.
+	if n, err := r.Do(ctx, r.B().Dbsize().Build()).AsInt64(); err != nil || n != 50 {
 		t.Errorf("DBSIZE = %d, %v", n, err)
 	}
 	for _, n := range c.Nodes() {

@@ -476,6 +476,36 @@ func TestShardSetStateful(t *testing.T) {
 		t.Errorf("after the aborted transaction %s = %q, want 1", a, got)
 	}
 
+	// A whole-keyspace command of a client in a state (WATCH) reaches every server,
+	// and touches the watched key where it lives.
+	if err := p.Set(ctx, other, "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Watch(ctx, func(tx *goredis.Tx) error {
+		if n, err := tx.DBSize(ctx).Result(); err != nil || n < 2 {
+			t.Errorf("DBSIZE while watching = %d, %v; want the keys of every server", n, err)
+		}
+		if err := tx.FlushDB(ctx).Err(); err != nil {
+			return err
+		}
+		_, err := tx.TxPipelined(ctx, func(pipe goredis.Pipeliner) error {
+			pipe.Ping(ctx)
+			return nil
+		})
+		return err
+	}, other); err != goredis.TxFailedErr {
+		t.Errorf("EXEC after FLUSHDB touched the watched key: %v, want %v", err, goredis.TxFailedErr)
+	}
+	if n, err := p.DBSize(ctx).Result(); err != nil || n != 0 {
+		t.Errorf("DBSIZE after FLUSHDB = %d, %v", n, err)
+	}
+	if _, err := p.TxPipelined(ctx, func(pipe goredis.Pipeliner) error {
+		pipe.Set(ctx, a, "1", 0)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
 	// WATCH, and a write of the watched key by another client.
 	err = p.Watch(ctx, func(tx *goredis.Tx) error {
 		if err := client(t, addr).Set(ctx, a, "changed", 0).Err(); err != nil {

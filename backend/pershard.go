@@ -217,12 +217,12 @@ func (p *perShard) Send(cmd resp.Command, timeout time.Duration, done func(resp.
 		}
 		server, p.watch = p.watch, nil
 	case name == "client|tracking":
-		cp := cmd.Clone()
-		p.tracking = &cp
 		conns := p.order
 		if len(conns) == 0 {
 			conns = []Dedicated{p.conn(p.cfg.Default())}
 		}
+		cp := cmd.Clone()
+		p.tracking = &cp // for the connections opened from now on
 		p.mu.Unlock()
 		for _, c := range conns[1:] {
 			c.Send(cmd, timeout, func(resp.Value, error) {})
@@ -247,9 +247,12 @@ func (p *perShard) Send(cmd resp.Command, timeout time.Duration, done func(resp.
 		}
 		def.Send(cmd, timeout, done)
 		return
-	case name == "client|caching":
-		p.caching = &pendingCommand{cmd.Clone(), timeout, done}
+	case name == "client|caching" && p.cachingOK(cmd.Args):
+		// Answered now, as the server would (a client may wait for it before it sends
+		// the command it is about), and sent along with that command, to its server.
+		p.caching = &pendingCommand{cmd.Clone(), timeout, func(resp.Value, error) {}}
 		p.mu.Unlock()
+		done(resp.OK, nil)
 		return
 	case c != nil && server == nil && c.ClassOf(cmd.Args) == command.EveryShard && (c.Response != command.ResponseSpecial || name == "info"):
 		// A whole-keyspace command (FLUSHALL, DBSIZE, KEYS, CONFIG SET, INFO...): every
@@ -325,6 +328,25 @@ func (p *perShard) Unblock(mode string, done func(resp.Value, error)) {
 		done(v, err)
 		side.Release()
 	})
+}
+
+// cachingOK reports whether the server would accept CLIENT CACHING args: tracking is on
+// in OPTIN or OPTOUT mode, and the argument is YES or NO. Otherwise the command goes to
+// the Default server, which answers with its error. p.mu is held.
+func (p *perShard) cachingOK(args [][]byte) bool {
+	if p.tracking == nil || len(args) != 3 || !bytes.EqualFold(args[2], []byte("yes")) && !bytes.EqualFold(args[2], []byte("no")) {
+		return false
+	}
+	t := p.tracking.Args
+	if len(t) < 3 || !bytes.EqualFold(t[2], []byte("on")) {
+		return false
+	}
+	for _, a := range t[3:] {
+		if bytes.EqualFold(a, []byte("optin")) || bytes.EqualFold(a, []byte("optout")) {
+			return true
+		}
+	}
+	return false
 }
 
 // everyServer sends cmd on each of conns and gives done the replies merged, or the first

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"sync/atomic"
 
 	"github.com/redchain/redchain/proxy/resp"
@@ -47,13 +48,25 @@ func (w *slotWriter) WriteReply(v resp.Value) bool { return w.c.complete(w, v) }
 
 func (w *slotWriter) callback(v resp.Value, err error) {
 	if err != nil {
-		v = resp.Errorf(err)
+		v = ErrorReply(err)
 	}
 	w.c.complete(w, v)
 }
 
+// ErrorReply is the reply a client gets for a transport error a backend reported:
+// "-ERR " and the text of the first error in err's chain with a ClientText method (the
+// backend package's errors: "backend timeout", naming no server; the address and the
+// cause are for the log), else of err itself.
+func ErrorReply(err error) resp.Value {
+	var ce interface{ ClientText() string }
+	if errors.As(err, &ce) {
+		return resp.Error("ERR", ce.ClientText())
+	}
+	return resp.Errorf(err)
+}
+
 // Callback returns a function that writes to w what a backend reports: the reply, or,
-// for a transport error, an error reply "-ERR <err>". It is the bridge between a
+// for a transport error, its ErrorReply. It is the bridge between a
 // [ReplyWriter] and backend.Backend.Send; for the writers the server hands out it
 // allocates nothing.
 func Callback(w ReplyWriter) func(resp.Value, error) {
@@ -62,7 +75,7 @@ func Callback(w ReplyWriter) func(resp.Value, error) {
 	}
 	return func(v resp.Value, err error) {
 		if err != nil {
-			v = resp.Errorf(err)
+			v = ErrorReply(err)
 		}
 		w.WriteReply(v)
 	}

@@ -320,7 +320,7 @@ func (f *Fanout) scan(ctx context.Context, w proxy.ReplyWriter, req *proxy.Reque
 	cmd.Args[1] = strconv.AppendUint(nil, cur>>scanShardBits, 10)
 	f.sharded.SendShard(ctx, shard, cmd, func(v resp.Value, err error) {
 		if err != nil {
-			w.WriteReply(resp.Errorf(err))
+			w.WriteReply(proxy.ErrorReply(err))
 			return
 		}
 		w.WriteReply(scanReply(v, shard, n))
@@ -379,7 +379,7 @@ func (f *Fanout) randomKey(ctx context.Context, w proxy.ReplyWriter, req *proxy.
 				return
 			}
 			if err != nil {
-				v = resp.Errorf(err)
+				v = proxy.ErrorReply(err)
 			}
 			w.WriteReply(v)
 		})

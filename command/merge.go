@@ -49,20 +49,38 @@ func MergeReplies(r Response, parts []resp.Value) resp.Value {
 	case AggLogicalAnd, AggLogicalOr, AggMin, AggMax, AggSum:
 		return aggregate(r, parts)
 	case ResponseDefault:
-		var out []resp.Value
-		for _, v := range parts {
-			d, bad := decodeReply(v)
-			if bad.Type != 0 {
-				return bad
-			}
-			if d.Type != resp.TypeArray && d.Type != resp.TypeSet {
-				return errUnexpected
-			}
-			out = append(out, d.Elems...)
-		}
-		return resp.Array(out...)
+		return concat(parts, false)
 	}
 	return errUnexpected
+}
+
+// concat concatenates the arrays (or RESP3 sets) of parts, keeping each element once
+// when unique (compared by its string). An error reply of a part is the result.
+func concat(parts []resp.Value, unique bool) resp.Value {
+	var out []resp.Value
+	var seen map[string]bool
+	if unique {
+		seen = map[string]bool{}
+	}
+	for _, v := range parts {
+		d, bad := decodeReply(v)
+		if bad.Type != 0 {
+			return bad
+		}
+		if d.Type != resp.TypeArray && d.Type != resp.TypeSet {
+			return errUnexpected
+		}
+		for _, e := range d.Elems {
+			if unique {
+				if seen[string(e.Str)] {
+					continue
+				}
+				seen[string(e.Str)] = true
+			}
+			out = append(out, e)
+		}
+	}
+	return resp.Array(out...)
 }
 
 // aggregate combines integers, or arrays of integers element by element.
@@ -143,26 +161,7 @@ func sameReply(a, b resp.Value) bool {
 // MergeSet merges arrays (or RESP3 sets) of names into one with each name once, in the
 // order first seen: PUBSUB CHANNELS and SHARDCHANNELS, whose channels may have
 // subscribers on several shards. An error reply of a shard is the merged reply.
-func MergeSet(parts []resp.Value) resp.Value {
-	var out []resp.Value
-	seen := map[string]bool{}
-	for _, v := range parts {
-		d, bad := decodeReply(v)
-		if bad.Type != 0 {
-			return bad
-		}
-		if d.Type != resp.TypeArray && d.Type != resp.TypeSet {
-			return errUnexpected
-		}
-		for _, e := range d.Elems {
-			if !seen[string(e.Str)] {
-				seen[string(e.Str)] = true
-				out = append(out, e)
-			}
-		}
-	}
-	return resp.Array(out...)
-}
+func MergeSet(parts []resp.Value) resp.Value { return concat(parts, true) }
 
 // MergeCounts merges the name, count, name, count... arrays (RESP3: maps) of PUBSUB
 // NUMSUB and SHARDNUMSUB, which every shard gives for the same names in the same order:

@@ -95,6 +95,35 @@ func TestFlags(t *testing.T) {
 	}
 }
 
+// setGet50 sets 50 keys through r and reads each back through its client-side cache.
+func setGet50(t *testing.T, r rueidis.Client) {
+	t.Helper()
+	ctx := context.Background()
+	for i := range 50 {
+		k := "k" + strconv.Itoa(i)
+		if err := r.Do(ctx, r.B().Set().Key(k).Value("v").Build()).Error(); err != nil {
+			t.Fatalf("SET %s: %v", k, err)
+		}
+		if v, err := r.DoCache(ctx, r.B().Get().Key(k).Cache(), time.Minute).ToString(); err != nil || v != "v" {
+			t.Fatalf("GET %s = %q, %v", k, v, err)
+		}
+	}
+}
+
+// notOnNodes fails the test if a node of c has a connection of the client called name.
+func notOnNodes(t *testing.T, c *redistest.Cluster, name string) {
+	t.Helper()
+	for _, n := range c.Nodes() {
+		list, err := n.Client().ClientList(context.Background()).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(list, "name="+name+" ") {
+			t.Errorf("node %s has a connection of the client:\n%s", n, list)
+		}
+	}
+}
+
 // TestClientsStayOnTheProxy: a cluster-aware client (rueidis, default options: it asks
 // for the slot map and would connect to the nodes it names) sees one standalone Redis
 // and never connects to a node of the cluster behind the proxy.
@@ -109,15 +138,7 @@ func TestClientsStayOnTheProxy(t *testing.T) {
 	}
 	defer r.Close()
 	ctx := context.Background()
-	for i := range 50 {
-		k := "k" + strconv.Itoa(i)
-		if err := r.Do(ctx, r.B().Set().Key(k).Value("v").Build()).Error(); err != nil {
-			t.Fatalf("SET %s: %v", k, err)
-		}
-		if v, err := r.DoCache(ctx, r.B().Get().Key(k).Cache(), time.Minute).ToString(); err != nil || v != "v" {
-			t.Fatalf("GET %s = %q, %v", k, v, err)
-		}
-	}
+	setGet50(t, r)
 	info, err := r.Do(ctx, r.B().Info().Build()).ToString()
 	if err != nil || !strings.Contains(info, "redis_mode:standalone") || !strings.Contains(info, "cluster_enabled:0") {
 		t.Errorf("INFO through the proxy (%v):\n%s", err, info)
@@ -130,15 +151,7 @@ func TestClientsStayOnTheProxy(t *testing.T) {
 	if n, err := r.Do(ctx, r.B().Dbsize().Build()).AsInt64(); err != nil || n != 50 {
 		t.Errorf("DBSIZE = %d, %v", n, err)
 	}
-	for _, n := range c.Nodes() {
-		list, err := n.Client().ClientList(ctx).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(list, "name="+name+" ") {
-			t.Errorf("node %s has a connection of the client:\n%s", n, list)
-		}
-	}
+	notOnNodes(t, c, name)
 }
 
 // TestPresentCluster: two proxies started with -present-cluster present themselves as a
@@ -170,15 +183,7 @@ func TestPresentCluster(t *testing.T) {
 	if nodes := r.Nodes(); len(nodes) != 2 {
 		t.Fatalf("rueidis sees nodes %v, want the 2 proxies", slices.Collect(maps.Keys(nodes)))
 	}
-	for i := range 50 {
-		k := "k" + strconv.Itoa(i)
-		if err := r.Do(ctx, r.B().Set().Key(k).Value("v").Build()).Error(); err != nil {
-			t.Fatalf("SET %s: %v", k, err)
-		}
-		if v, err := r.DoCache(ctx, r.B().Get().Key(k).Cache(), time.Minute).ToString(); err != nil || v != "v" {
-			t.Fatalf("GET %s = %q, %v", k, v, err)
-		}
-	}
+	setGet50(t, r)
 	for _, a := range addrs {
 		p := goredis.NewClient(&goredis.Options{Addr: a, Protocol: 2, DisableIndentity: true})
 		list, err := p.ClientList(ctx).Result()
@@ -191,15 +196,7 @@ func TestPresentCluster(t *testing.T) {
 			t.Errorf("proxy %s INFO (%v):\n%s", a, ierr, info)
 		}
 	}
-	for _, n := range c.Nodes() {
-		list, err := n.Client().ClientList(ctx).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(list, "name="+name+" ") {
-			t.Errorf("node %s has a connection of the client:\n%s", n, list)
-		}
-	}
+	notOnNodes(t, c, name)
 }
 
 // TestTrackingRedirect: in front of a one-node cluster, CLIENT TRACKING REDIRECT names

@@ -442,6 +442,17 @@ func TestEveryShardCommands(t *testing.T) {
 	}
 }
 
+// subscribed waits for the confirmation of s's subscription and closes s when the test
+// ends.
+func subscribed(t *testing.T, s *goredis.PubSub) *goredis.PubSub {
+	t.Helper()
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Receive(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // TestShardSetStateful: a shard set lends dedicated connections, bound to the server of
 // a transaction's, a WATCH's or a blocking command's keys; what spans servers is
 // refused, and a transaction with a refused command is aborted as Redis aborts one.
@@ -570,15 +581,8 @@ func TestShardSetStateful(t *testing.T) {
 	}
 
 	// Subscribers and counts.
-	sub := client(t, addr).Subscribe(ctx, "news")
-	defer sub.Close()
-	psub := client(t, addr).PSubscribe(ctx, "ne*")
-	defer psub.Close()
-	for _, s := range []*goredis.PubSub{sub, psub} {
-		if _, err := s.Receive(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sub := subscribed(t, client(t, addr).Subscribe(ctx, "news"))
+	psub := subscribed(t, client(t, addr).PSubscribe(ctx, "ne*"))
 	if n, err := p.Publish(ctx, "news", "hi").Result(); err != nil || n != 2 {
 		t.Errorf("PUBLISH = %d, %v; want 2 receivers", n, err)
 	}
@@ -601,11 +605,7 @@ func TestShardSetStateful(t *testing.T) {
 	if err := p.ConfigSet(ctx, "notify-keyspace-events", "E$").Err(); err != nil {
 		t.Fatal(err)
 	}
-	events := client(t, addr).PSubscribe(ctx, "__keyevent@0__:*")
-	defer events.Close()
-	if _, err := events.Receive(ctx); err != nil {
-		t.Fatal(err)
-	}
+	events := subscribed(t, client(t, addr).PSubscribe(ctx, "__keyevent@0__:*"))
 	for _, k := range keys {
 		if err := p.Set(ctx, k, "e", 0).Err(); err != nil {
 			t.Fatal(err)
@@ -663,15 +663,8 @@ func TestClusterPubSub(t *testing.T) {
 	if err := p.ConfigSet(ctx, "notify-keyspace-events", "E$").Err(); err != nil {
 		t.Fatal(err)
 	}
-	all := client(t, addr).PSubscribe(ctx, "*")
-	defer all.Close()
-	news := client(t, addr).Subscribe(ctx, "news")
-	defer news.Close()
-	for _, s := range []*goredis.PubSub{all, news} {
-		if _, err := s.Receive(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	all := subscribed(t, client(t, addr).PSubscribe(ctx, "*"))
+	news := subscribed(t, client(t, addr).Subscribe(ctx, "news"))
 	if n, err := p.Publish(ctx, "news", "one").Result(); err != nil || n != 2 {
 		t.Errorf("PUBLISH = %d, %v; want the 2 subscribers", n, err)
 	}

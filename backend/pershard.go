@@ -209,7 +209,7 @@ func (p *perShard) Send(cmd resp.Command, timeout time.Duration, done func(resp.
 			return
 		}
 		p.watch = server
-	case name == "unwatch":
+	case effect == command.EffectUnwatch:
 		if p.watch == nil {
 			p.mu.Unlock()
 			done(resp.OK, nil)

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/redchain/redchain/internal/cmdgen"
-	"github.com/redchain/redchain/internal/redistest"
+	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
 )

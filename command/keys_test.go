@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/redchain/redchain/internal/redistest"
+	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/proxy/proxytest"
 )
 

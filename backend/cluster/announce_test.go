@@ -15,7 +15,7 @@ import (
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/backend/cluster"
 	"github.com/redchain/redchain/backend/redis"
-	"github.com/redchain/redchain/internal/redistest"
+	"github.com/redchain/redchain/redistest"
 )
 
 // TestAnnounce runs a cluster whose first primary announces a port it does not listen

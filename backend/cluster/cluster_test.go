@@ -18,7 +18,7 @@ import (
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/backend/cluster"
 	"github.com/redchain/redchain/command"
-	"github.com/redchain/redchain/internal/redistest"
+	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/proxy/resp"
 )
 

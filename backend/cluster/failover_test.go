@@ -11,7 +11,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/redchain/redchain/backend/cluster"
-	"github.com/redchain/redchain/internal/redistest"
+	"github.com/redchain/redchain/redistest"
 )
 
 // writeLoad is several clients writing through a proxy: each SET of a key of its own

@@ -8,7 +8,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/redchain/redchain/backend/redis"
-	"github.com/redchain/redchain/internal/redistest"
+	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/proxy/resp"
 )
 

@@ -14,7 +14,7 @@ import (
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/backend/redis"
 	"github.com/redchain/redchain/backend/shard"
-	"github.com/redchain/redchain/internal/redistest"
+	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
 )

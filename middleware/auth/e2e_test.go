@@ -11,7 +11,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	redisbackend "github.com/redchain/redchain/backend/redis"
-	"github.com/redchain/redchain/internal/redistest"
+	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/middleware/auth"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"

@@ -12,7 +12,7 @@ import (
 
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/backend/cluster"
-	"github.com/redchain/redchain/internal/redistest"
+	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/middleware/fanout"
 )
 

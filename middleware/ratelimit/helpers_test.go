@@ -10,7 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	redisbackend "github.com/redchain/redchain/backend/redis"
-	"github.com/redchain/redchain/internal/redistest"
+	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/middleware/ratelimit"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -178,11 +177,7 @@ func StartCluster(t testing.TB, opts ...ClusterOption) *Cluster {
 				i, port, total-1)
 		}
 	}
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatalf("redistest: redis-server not found on PATH (%v); run the tests with `make test`, "+
-			"which installs it through scripts/install-deps.sh", err)
-	}
+	bin := serverBinary(t)
 
 	c := &Cluster{migrations: map[int]migration{}}
 	for i := range total {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redchain/redchain/internal/redistest"
+	"github.com/redchain/redchain/redistest"
 )
 
 // timed logs how long the rest of the test took, when it ends.

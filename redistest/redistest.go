@@ -20,6 +20,30 @@ import (
 // ReadyTimeout bounds how long Start and Restart wait for the server to answer PING.
 const ReadyTimeout = 10 * time.Second
 
+// ServerEnv names an environment variable that, when set, is the path of the
+// redis-server binary to run instead of the one found on PATH.
+const ServerEnv = "REDISTEST_SERVER"
+
+// serverBinary returns the redis-server to run, or fails the test saying what is missing:
+// the package installs nothing itself.
+func serverBinary(t testing.TB) string {
+	t.Helper()
+	if bin := os.Getenv(ServerEnv); bin != "" {
+		if _, err := os.Stat(bin); err != nil {
+			t.Fatalf("redistest: %s=%s: %v", ServerEnv, bin, err)
+		}
+		return bin
+	}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("redistest: redis-server (Redis 7 or later) is not on PATH, and %s is not set. "+
+			"This package runs real Redis servers and installs nothing itself: install Redis "+
+			"(Debian and Ubuntu: apt-get install redis-server; macOS: brew install redis) or set "+
+			"%s to a redis-server binary. (redchain's own `make test` installs it.)", ServerEnv, ServerEnv)
+	}
+	return bin
+}
+
 // startAttempts is how many free ports Start tries before it gives up: another process
 // may take the port between the moment we find it free and the moment redis binds it.
 const startAttempts = 5
@@ -64,13 +88,10 @@ func Start(t testing.TB, opts ...Option) *Server {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatalf("redistest: redis-server not found on PATH (%v); run the tests with `make test`, "+
-			"which installs it through scripts/install-deps.sh", err)
-	}
+	bin := serverBinary(t)
 	s := &Server{t: t, bin: bin, dir: t.TempDir(), args: o.args}
 	t.Cleanup(s.cleanup)
+	var err error
 	for attempt := 1; ; attempt++ {
 		s.port, err = freePort()
 		if err != nil {

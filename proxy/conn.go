@@ -20,7 +20,7 @@ import (
 // unless their doc says they are safe from any goroutine.
 type Conn struct {
 	srv    *Server
-	gc     gnet.Conn
+	gc     wire
 	loop   *loop
 	id     uint64
 	remote net.Addr
@@ -42,6 +42,7 @@ type Conn struct {
 	closed     bool
 	keys       []any
 	user       string
+	proto      int // 0 until SetProtocol: RESP2
 	beforeQuit []func(done func())
 	iov        [][]byte
 	wbuf       []byte
@@ -61,6 +62,18 @@ type Conn struct {
 
 	nBypassed atomic.Int32 // len(bypassed), read without mu
 }
+
+// wire is what a Conn writes its replies to: a gnet connection, or a pipeWire for a
+// connection served by ServeConn. Its methods are called on the connection's loop but
+// for Close, which is safe from any goroutine.
+type wire interface {
+	Write(b []byte) (int, error)
+	Writev(bs [][]byte) (int, error)
+	OutboundBuffered() int
+	Close() error
+}
+
+var _ wire = gnet.Conn(nil)
 
 // pushFrame is a frame written out of band (Conn.Push), after the replies completed before it.
 type pushFrame struct {
@@ -133,6 +146,21 @@ func (c *Conn) User() string { return c.user }
 
 // SetUser records the name the connection authenticated as. Loop-only.
 func (c *Conn) SetUser(name string) { c.user = name }
+
+// Protocol returns the protocol the client speaks: 2 (RESP2, every client's at first)
+// or 3 (after HELLO 3). The handler that answers HELLO sets it (the router does); a
+// middleware reads it to answer in the client's protocol (see resp.Value.RESP2).
+// Loop-only.
+func (c *Conn) Protocol() int {
+	if c.proto == 0 {
+		return 2
+	}
+	return c.proto
+}
+
+// SetProtocol records the protocol the client speaks from its next command on: 2 or 3.
+// Loop-only.
+func (c *Conn) SetProtocol(p int) { c.proto = p }
 
 // Closed reports whether the connection has closed. Loop-only.
 func (c *Conn) Closed() bool { return c.closed }

@@ -119,8 +119,21 @@ func appendLower(dst, name []byte) []byte {
 // String returns the command, quoted, for messages and tests.
 func (r *Request) String() string { return r.cmd.String() }
 
-// NewRequest returns a request for cmd that belongs to no connection (Conn returns nil),
-// for calling a handler directly in a unit test (see proxytest.Recorder).
+// NewRequest returns a request for cmd on a new detached connection, for calling a
+// handler directly in a unit test or a benchmark (see proxytest.Recorder): a working
+// Conn (ConnKey, User, Protocol, Hold, Post, Push) that no client is behind and no
+// server reads. Functions given to its Post run on a goroutine of the connection's own,
+// one at a time; releasing a Hold runs nothing, since no command waits; a Push is
+// dropped. The caller stands for the connection's loop: it calls the handler, and
+// loop-only methods, from one goroutine at a time. For a handler that is served as a
+// client would have it (pipelines, holds, pushes, QUIT), use a real connection without
+// a socket: proxytest.NewPipeServer.
 func NewRequest(cmd resp.Command) *Request {
-	return &Request{cmd: cmd, name: appendLower(nil, firstArg(cmd))}
+	return NewRequestOn(newDetachedConn(), cmd)
+}
+
+// NewRequestOn returns a request for cmd on c, a connection of an earlier NewRequest:
+// for a unit test of what a handler keeps per connection (AUTH, then a command).
+func NewRequestOn(c *Conn, cmd resp.Command) *Request {
+	return &Request{conn: c, cmd: cmd, name: appendLower(nil, firstArg(cmd))}
 }

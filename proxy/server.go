@@ -36,11 +36,13 @@ type Server struct {
 	lateReplies   atomic.Uint64
 
 	mu        sync.Mutex
-	loops     map[gnet.EventLoop]*loop
+	loops     map[executor]*loop
 	clients   int
 	drainedCh chan struct{}
 	stopTick  chan struct{}
+	tickOnce  sync.Once
 	ticker    sync.WaitGroup
+	served    sync.WaitGroup // the goroutines of ServeConn connections
 }
 
 var connIDs atomic.Uint64
@@ -57,7 +59,7 @@ func New(h Handler, opts ...Option) *Server {
 		start:    time.Now(),
 		ready:    make(chan struct{}),
 		done:     make(chan struct{}),
-		loops:    map[gnet.EventLoop]*loop{},
+		loops:    map[executor]*loop{},
 		stopTick: make(chan struct{}),
 	}
 	for _, o := range opts {
@@ -137,40 +139,28 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-s.done
 		return nil
 	}
-	if !s.started.Load() {
-		return nil
+	// A server that was not listening cannot start to now.
+	listening := !s.started.CompareAndSwap(false, true)
+	if listening {
+		select {
+		case <-s.ready:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	select {
-	case <-s.ready:
-	case <-ctx.Done():
-		return ctx.Err()
+	err := s.drain(ctx)
+	s.tickOnce.Do(func() {}) // no ticker starts after this
+	close(s.stopTick)
+	s.ticker.Wait()
+	s.endServed(err != nil)
+	if !listening {
+		close(s.done)
+		return err
 	}
 	if s.addr == nil { // never booted
 		<-s.done
-		return nil
+		return err
 	}
-	s.mu.Lock()
-	loops := make([]*loop, 0, len(s.loops))
-	for _, l := range s.loops {
-		loops = append(loops, l)
-	}
-	s.drainedCh = make(chan struct{}, len(loops))
-	s.mu.Unlock()
-	for _, l := range loops {
-		l.post(l.drain)
-	}
-	var err error
-	for range loops {
-		select {
-		case <-s.drainedCh:
-			continue
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-		break
-	}
-	close(s.stopTick)
-	s.ticker.Wait()
 	// gnet's Stop polls for the end every 500ms; the engine is down as soon as Run has
 	// returned (s.done), so wait for that and then cancel Stop's wait.
 	stopCtx, cancel := context.WithCancel(context.Background())
@@ -182,6 +172,48 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = fmt.Errorf("proxy: %w", e)
 	}
 	return err
+}
+
+// drain has every loop finish the commands it has read, and waits until they have, or
+// until ctx ends (then it returns ctx's error).
+func (s *Server) drain(ctx context.Context) error {
+	s.mu.Lock()
+	loops := make([]*loop, 0, len(s.loops))
+	for _, l := range s.loops {
+		loops = append(loops, l)
+	}
+	s.drainedCh = make(chan struct{}, len(loops))
+	s.mu.Unlock()
+	for _, l := range loops {
+		l.post(l.drain)
+	}
+	for range loops {
+		select {
+		case <-s.drainedCh:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// endServed waits for the connections of ServeConn to end: once drained they close
+// themselves after their last reply; cut closes them at once.
+func (s *Server) endServed(cut bool) {
+	if cut {
+		s.mu.Lock()
+		for ex, l := range s.loops {
+			if _, ok := ex.(*goLoop); ok {
+				l.post(func() {
+					for c := range l.conns {
+						c.gc.(*pipeWire).abort()
+					}
+				})
+			}
+		}
+		s.mu.Unlock()
+	}
+	s.served.Wait()
 }
 
 // clock returns the server's monotonic clock in nanoseconds.
@@ -219,6 +251,14 @@ func (s *Server) Stats() Stats {
 	}
 	s.mu.Unlock()
 	return st
+}
+
+// startTicker starts the periodic checks, once.
+func (s *Server) startTicker() {
+	s.tickOnce.Do(func() {
+		s.ticker.Add(1)
+		go s.tick(s.opts.tickPeriod())
+	})
 }
 
 // tick runs the periodic checks: reply timeouts and idle connections.
@@ -267,8 +307,7 @@ func (e *events) OnBoot(eng gnet.Engine) gnet.Action {
 		return gnet.Shutdown
 	}
 	s.addr = addr
-	s.ticker.Add(1)
-	go s.tick(s.opts.tickPeriod())
+	s.startTicker()
 	s.opts.logger.Info("listening", "addr", addr.String(), "loops", s.opts.loops)
 	close(s.ready)
 	return gnet.None
@@ -317,8 +356,13 @@ func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		l = s.newLoop(gc.EventLoop())
 	}
 	s.mu.Unlock()
+	gc.SetContext(s.open(l, gc, gc.RemoteAddr(), gc.LocalAddr()))
+	return nil, gnet.None
+}
 
-	c := &Conn{srv: s, gc: gc, loop: l, id: connIDs.Add(1), remote: gc.RemoteAddr(), local: gc.LocalAddr(), opened: time.Now()}
+// open makes the Conn of a client accepted on loop l, which carries it over w. On l.
+func (s *Server) open(l *loop, w wire, remote, local net.Addr) *Conn {
+	c := &Conn{srv: s, gc: w, loop: l, id: connIDs.Add(1), remote: remote, local: local, opened: time.Now()}
 	c.parser.Limits = s.opts.limits
 	c.lastActive = s.clock()
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -327,8 +371,15 @@ func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	}
 	c.grow()
 	l.conns[c] = struct{}{}
-	gc.SetContext(c)
-	return nil, gnet.None
+	return c
+}
+
+// closed releases the state of client connection c, which has closed. On c's loop.
+func (s *Server) closed(c *Conn) {
+	c.closeLoop()
+	s.mu.Lock()
+	s.clients--
+	s.mu.Unlock()
 }
 
 func (e *events) OnClose(gc gnet.Conn, err error) gnet.Action {
@@ -336,14 +387,9 @@ func (e *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 		u.onClose(err)
 		return gnet.None
 	}
-	c, ok := gc.Context().(*Conn)
-	if !ok {
-		return gnet.None
+	if c, ok := gc.Context().(*Conn); ok {
+		e.s.closed(c)
 	}
-	c.closeLoop()
-	e.s.mu.Lock()
-	e.s.clients--
-	e.s.mu.Unlock()
 	return gnet.None
 }
 
@@ -356,26 +402,44 @@ func (e *events) OnTraffic(gc gnet.Conn) gnet.Action {
 		return gnet.None
 	}
 	buf, _ := gc.Next(-1)
-	if len(buf) > 0 && !c.closing {
-		c.in = append(c.in, buf...)
-		c.lastActive = e.s.clock()
-	}
-	c.run()
-	// gnet cannot stop reading a socket, so while the ring is full received bytes wait
-	// in c.in, undecoded, bounded like Redis's client-query-buffer-limit. (An incomplete
-	// command over the limit got its protocol error in run.)
-	if max := e.s.opts.maxQueryBuffer; max > 0 && len(c.in)-c.inOff > max {
-		e.s.opts.logger.Warn("client closed: query buffer limit exceeded", "conn", c.id, "limit", max)
-		return gnet.Close // as Redis does: at once, since its replies may never come
+	if !c.received(buf) {
+		return gnet.Close
 	}
 	return gnet.None
 }
 
-// newLoop returns the server's state for gnet loop el; s.mu is held.
-func (s *Server) newLoop(el gnet.EventLoop) *loop {
-	l := &loop{srv: s, el: el, conns: map[*Conn]struct{}{}}
-	l.handle = &Loop{l: l}
-	s.loops[el] = l
+// received takes what arrived from the client and serves it. It reports false when the
+// connection must close at once. On c's loop.
+func (c *Conn) received(buf []byte) bool {
+	if len(buf) > 0 && !c.closing {
+		c.in = append(c.in, buf...)
+		c.lastActive = c.srv.clock()
+	}
+	c.run()
+	// A socket is not left unread, so while the ring is full received bytes wait in c.in,
+	// undecoded, bounded like Redis's client-query-buffer-limit. (An incomplete command
+	// over the limit got its protocol error in run.)
+	if max := c.srv.opts.maxQueryBuffer; max > 0 && len(c.in)-c.inOff > max {
+		c.srv.opts.logger.Warn("client closed: query buffer limit exceeded", "conn", c.id, "limit", max)
+		return false // as Redis does: at once, since its replies may never come
+	}
+	return true
+}
+
+// executor runs a loop's work (gnet.Runnable is the loop itself): a gnet event loop, or
+// a goLoop for a connection served by ServeConn.
+type executor interface {
+	Execute(ctx context.Context, r gnet.Runnable) error
+}
+
+// newLoop returns the server's state for the loop that ex runs; s.mu is held. Only a gnet
+// loop has a handle (Conn.Loop): a backend can attach its connections to it.
+func (s *Server) newLoop(ex executor) *loop {
+	l := &loop{srv: s, el: ex, conns: map[*Conn]struct{}{}}
+	if _, ok := ex.(gnet.EventLoop); ok {
+		l.handle = &Loop{l: l}
+	}
+	s.loops[ex] = l
 	return l
 }
 
@@ -383,7 +447,7 @@ func (s *Server) newLoop(el gnet.EventLoop) *loop {
 // (Conn.Post) and of connections with replies to flush.
 type loop struct {
 	srv *Server
-	el  gnet.EventLoop
+	el  executor
 
 	conns    map[*Conn]struct{} // loop-only
 	inflight int                // loop-only: commands read and not yet answered

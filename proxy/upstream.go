@@ -15,7 +15,9 @@ import (
 // satisfies backend.Loop.
 type Loop struct{ l *loop }
 
-// Loop returns the event loop the connection lives on. Safe from any goroutine.
+// Loop returns the event loop the connection lives on, or nil for a connection served by
+// ServeConn, whose loop has no sockets of its own: a backend then uses goroutines of its
+// own for the commands of that connection. Safe from any goroutine.
 func (c *Conn) Loop() *Loop { return c.loop.handle }
 
 // Post runs fn on the loop, after the current callback returns, and reports whether it
@@ -38,7 +40,7 @@ var errStopped = errors.New("proxy: server stopped")
 // flushed as soon as onData returns.
 func (lp *Loop) Attach(nc net.Conn, onData func([]byte), onClose func(error)) (write func([]byte), closeConn func() error, err error) {
 	u := &upstream{loop: lp.l, onData: onData, onClose: onClose}
-	ch, err := lp.l.el.Enroll(gnet.NewContext(context.Background(), u), nc)
+	ch, err := lp.l.el.(gnet.EventLoop).Enroll(gnet.NewContext(context.Background(), u), nc)
 	if err != nil {
 		_ = nc.Close()
 		return nil, nil, fmt.Errorf("proxy: attach %s: %w", nc.RemoteAddr(), err)

@@ -46,7 +46,11 @@ func New(b backend.Backend) *Forward {
 // backend that can serve its connections on that loop does.
 func (f *Forward) ObserveConn(ctx context.Context, c *proxy.Conn) context.Context {
 	f.open(c)
-	return backend.WithLoop(backend.WithSession(ctx, c.ID()), c.Loop())
+	ctx = backend.WithSession(ctx, c.ID())
+	if lp := c.Loop(); lp != nil {
+		ctx = backend.WithLoop(ctx, lp)
+	}
+	return ctx
 }
 
 // ServeRESP routes the command by its class (see the package doc): over the backend's

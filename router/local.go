@@ -201,7 +201,8 @@ func (s *session) hello(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 				s.setDC(nil)
 			}
 		}
-		s.proto, s.name = h.proto, h.name
+		s.setProto(h.proto)
+		s.name = h.name
 		w.WriteReply(helloReply(h.proto, int64(s.id())))
 		return
 	}
@@ -236,7 +237,8 @@ func (s *session) hello(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		}
 	}
 	prevProto, prevName := s.proto, s.name
-	s.proto, s.name = h.proto, h.name
+	s.setProto(h.proto)
+	s.name = h.name
 	id := int64(s.id())
 	req.SetCommand(resp.Command{Args: cmd})
 	if login {
@@ -246,13 +248,23 @@ func (s *session) hello(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		if v.IsError() {
 			s.c.Post(func() {
 				if s.proto == h.proto && s.name == h.name {
-					s.proto, s.name = prevProto, prevName
+					s.setProto(prevProto)
+					s.name = prevName
 				}
 			})
 			return w.WriteReply(v) // WRONGPASS, as the server words it
 		}
 		return w.WriteReply(helloReply(h.proto, id))
 	}), req, c, command.Dedicated)
+}
+
+// setProto records the protocol the client speaks, here and on its connection, where
+// middleware read it (proxy.Conn.Protocol).
+func (s *session) setProto(p int) {
+	s.proto = p
+	if s.c != nil {
+		s.c.SetProtocol(p)
+	}
 }
 
 // helloReply is the server description HELLO answers with.
@@ -287,7 +299,8 @@ func (s *session) reset() resp.Value {
 		s.c.SetUser("") // back to the default user, as RESET does
 		s.viaServer = false
 	}
-	s.multi, s.watch, s.db, s.proto, s.name, s.onDC = false, false, 0, 2, "", false
+	s.setProto(2)
+	s.multi, s.watch, s.db, s.name, s.onDC = false, false, 0, "", false
 	s.untracked, s.tx, s.txLen = false, nil, 0
 	s.mute, s.tracking = muteNone, false
 	s.redirect.Store(0)

@@ -164,7 +164,7 @@ func (a *Auth) ServeRESP(ctx context.Context, w proxy.ReplyWriter, req *proxy.Re
 		a.serveAuth(ctx, w, req)
 	case req.Is("hello"):
 		a.serveHello(ctx, w, req, next)
-	case req.Conn() != nil && a.authed.Get(req.Conn()), req.Is("quit"):
+	case a.authed.Get(req.Conn()), req.Is("quit"):
 		next.ServeRESP(ctx, w, req)
 	default:
 		w.WriteReply(errNoAuth)
@@ -279,9 +279,6 @@ func (a *Auth) helloLogins(ctx context.Context, w proxy.ReplyWriter, req *proxy.
 
 // grant records that c authenticated as name.
 func (a *Auth) grant(c *proxy.Conn, name string) {
-	if c == nil {
-		return // a request made by proxy.NewRequest: no connection to remember it on
-	}
 	a.authed.Set(c, true)
 	c.SetUser(name)
 }

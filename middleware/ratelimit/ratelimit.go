@@ -152,7 +152,6 @@ type Limiter struct {
 	refused  resp.Value // the error reply, built once
 
 	global *rate.Limiter // Global
-	noConn *rate.Limiter // Conn: the bucket of requests without a connection
 	state  proxy.ConnKey[*connState]
 	keys   *table // IP and User
 
@@ -225,7 +224,6 @@ func New(cfg Config) (*Limiter, error) {
 	case Global:
 		l.global = rate.NewLimiter(l.rate, l.burst)
 	case Conn:
-		l.noConn = l.newLimiter()
 	case IP, User:
 		l.keys = newTable(cfg.MaxKeys, cfg.IdleTTL, l.newLimiter)
 	}
@@ -280,10 +278,6 @@ func (l *Limiter) ServeRESP(ctx context.Context, w proxy.ReplyWriter, req *proxy
 		e.touch(now.Add(d))
 	}
 	c := req.Conn()
-	if c == nil {
-		time.AfterFunc(d, func() { next.ServeRESP(ctx, w, req) })
-		return
-	}
 	release := c.Hold()
 	time.AfterFunc(d, func() {
 		c.Post(func() { l.resume(ctx, w, req, next, release) })
@@ -309,13 +303,6 @@ func (l *Limiter) resume(ctx context.Context, w proxy.ReplyWriter, req *proxy.Re
 func (l *Limiter) bucket(c *proxy.Conn, now time.Time) (*rate.Limiter, *entry) {
 	if l.per == Global {
 		return l.global, nil
-	}
-	if c == nil {
-		if l.per == Conn {
-			return l.noConn, nil
-		}
-		e := l.keys.get(key{}, now)
-		return e.lim, e
 	}
 	st := l.state.Get(c)
 	if st == nil {

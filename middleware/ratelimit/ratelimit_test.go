@@ -87,9 +87,9 @@ func TestErrorReply(t *testing.T) {
 			w.WriteReply(resp.OK)
 		}), l)
 		rec := &proxytest.Recorder{}
-		for range 2 {
-			h.ServeRESP(context.Background(), rec, proxy.NewRequest(resp.NewCommand("GET", "k")))
-		}
+		first := proxy.NewRequest(resp.NewCommand("GET", "k"))
+		h.ServeRESP(context.Background(), rec, first)
+		h.ServeRESP(context.Background(), rec, proxy.NewRequestOn(first.Conn(), resp.NewCommand("GET", "k")))
 		got := rec.Wait(t, 2)
 		if render(got[0]) != "+OK" || render(got[1]) != tc.want {
 			t.Errorf("%+v: replies %s, %s; want +OK, %s", tc.cfg, render(got[0]), render(got[1]), tc.want)

@@ -21,11 +21,8 @@ type arena struct {
 
 var arenaKey = proxy.NewConnKey[*arena]()
 
-// arenaOf returns c's arena, or nil for a request without a connection (a unit test's).
+// arenaOf returns c's arena.
 func arenaOf(c *proxy.Conn) *arena {
-	if c == nil {
-		return nil
-	}
 	a := arenaKey.Get(c)
 	if a == nil {
 		a = &arena{}
@@ -36,7 +33,7 @@ func arenaOf(c *proxy.Conn) *arena {
 
 // argSlice returns a slice of n arguments, of capacity n.
 func (a *arena) argSlice(n int) [][]byte {
-	if a == nil || n > argsChunk/4 {
+	if n > argsChunk/4 {
 		return make([][]byte, n)
 	}
 	if cap(a.args)-len(a.args) < n {
@@ -50,7 +47,7 @@ func (a *arena) argSlice(n int) [][]byte {
 // byteBuf returns an empty byte slice with room for n bytes; the caller appends at most
 // n bytes to it.
 func (a *arena) byteBuf(n int) []byte {
-	if a == nil || n > bytesChunk/4 {
+	if n > bytesChunk/4 {
 		return make([]byte, 0, n)
 	}
 	if cap(a.bytes)-len(a.bytes) < n {

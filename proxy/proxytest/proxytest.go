@@ -51,7 +51,7 @@ func NewServer(t testing.TB, h proxy.Handler, opts ...proxy.Option) *Server {
 	return &Server{Server: srv, addr: srv.Addr().String()}
 }
 
-// Addr returns the server's "host:port".
+// Addr returns the server's "host:port", or "" for a server made by NewPipeServer.
 func (s *Server) Addr() string { return s.addr }
 
 // Client is a raw RESP client connection for tests: it writes bytes or commands and reads

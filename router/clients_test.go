@@ -10,10 +10,10 @@ import (
 	"testing"
 
 	redisbackend "github.com/redchain/redchain/backend/redis"
-	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
+	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/router"
 )
 

@@ -12,8 +12,8 @@ import (
 
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/backend/cluster"
-	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/middleware/fanout"
+	"github.com/redchain/redchain/redistest"
 )
 
 // The differential test: the same random stream of commands goes to one plain Redis

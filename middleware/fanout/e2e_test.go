@@ -14,10 +14,10 @@ import (
 	"github.com/redchain/redchain/backend/cluster"
 	redisbackend "github.com/redchain/redchain/backend/redis"
 	"github.com/redchain/redchain/backend/shard"
-	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/middleware/fanout"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
+	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/router"
 )
 

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,7 @@ type Conn struct {
 	tail       uint64 // next sequence number to assign
 	held       int    // open holds; commands wait in the ring while > 0
 	closing    bool   // no more input; close once every reply is flushed
+	deferred   error  // an unauthenticated client's over-limit command, decided once the commands before it are answered
 	closeSent  bool
 	closed     bool
 	keys       []any
@@ -147,6 +149,25 @@ func (c *Conn) User() string { return c.user }
 // SetUser records the name the connection authenticated as. Loop-only.
 func (c *Conn) SetUser(name string) { c.user = name }
 
+// SetAuthRequired limits the connection, while on, as Redis limits a client that must
+// authenticate and has not: a command of more than 10 arguments, or with an argument
+// longer than 16 KiB, is answered with Redis's protocol error ("Protocol error:
+// unauthenticated multibulk length" or "... bulk length") and the connection closes,
+// from the command's header, before its payload is buffered. Commands read before it
+// are served first, so that one pipelined behind an AUTH is judged once the AUTH is
+// answered, as Redis, which reads one command at a time, judges it; meanwhile at most
+// MaxDeferredInput more bytes are kept. An auth middleware turns it on for a new
+// connection and off when the client logs in. Loop-only.
+func (c *Conn) SetAuthRequired(on bool) { c.parser.Unauthenticated = on }
+
+// AuthRequired reports whether SetAuthRequired is on. Loop-only.
+func (c *Conn) AuthRequired() bool { return c.parser.Unauthenticated }
+
+// MaxDeferredInput bounds the input kept from a client whose command over the limits
+// of SetAuthRequired waits for the commands before it (an AUTH being checked) to be
+// answered; beyond it the command is refused at once.
+const MaxDeferredInput = 1 << 20
+
 // Protocol returns the protocol the client speaks: 2 (RESP2, every client's at first)
 // or 3 (after HELLO 3). The handler that answers HELLO sets it (the router does); a
 // middleware reads it to answer in the client's protocol (see resp.Value.RESP2).
@@ -235,6 +256,7 @@ func (c *Conn) run() {
 func (c *Conn) canRead() bool {
 	o := &c.srv.opts
 	return c.inOff < len(c.in) && !c.closing && !c.srv.draining.Load() &&
+		(c.deferred == nil || c.tail == c.head) &&
 		c.tail-c.head < uint64(o.maxInflight) && int(c.tail-c.next) < o.maxPending &&
 		(o.maxOutbound <= 0 || c.gc.OutboundBuffered() < o.maxOutbound)
 }
@@ -242,7 +264,12 @@ func (c *Conn) canRead() bool {
 // parse turns received bytes into pending commands while the ring has room.
 func (c *Conn) parse() {
 	for c.canRead() {
+		c.deferred = nil
 		cmd, n, err := c.parser.Parse(c.in[c.inOff:])
+		if err != nil && c.tail > c.head && errors.Is(err, resp.ErrUnauthenticated) {
+			c.deferred = err // judged again once the commands before it are answered
+			break
+		}
 		if err != nil {
 			c.fail(resp.Errorf(err))
 			break

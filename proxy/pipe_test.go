@@ -238,3 +238,69 @@ func TestNewRequestConn(t *testing.T) {
 		t.Fatalf("protocol %d, closed %v: want 2 and open", c.Protocol(), c.Closed())
 	}
 }
+
+// authGate stands for an auth middleware: it limits new connections (SetAuthRequired),
+// holds the connection on AUTH and hands the decision to the test.
+type authGate struct{ pending chan func(ok bool) }
+
+func (g *authGate) ObserveConn(ctx context.Context, c *proxy.Conn) context.Context {
+	c.SetAuthRequired(true)
+	return ctx
+}
+
+func (g *authGate) ServeRESP(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler) {
+	if !req.Is("auth") {
+		next.ServeRESP(ctx, w, req)
+		return
+	}
+	c := req.Conn()
+	release := c.Hold()
+	g.pending <- func(ok bool) {
+		c.Post(func() {
+			c.SetAuthRequired(!ok)
+			w.WriteReply(resp.OK)
+			release()
+		})
+	}
+}
+
+// TestAuthRequiredDefersThenBounds checks SetAuthRequired: a command over its limits
+// behind an AUTH still being decided waits for the decision (and runs once the client
+// is in), but what the client sends meanwhile is bounded by MaxDeferredInput: past it
+// the command is refused, even if the AUTH then succeeds.
+func TestAuthRequiredDefersThenBounds(t *testing.T) {
+	t.Parallel()
+	g := &authGate{pending: make(chan func(bool), 1)}
+	srv := proxytest.NewPipeServer(t, proxy.Chain(echo, g))
+	big := make([]byte, 20000)
+
+	// Deferred, then served: AUTH and a 20 KB ECHO in one write.
+	c := srv.Pipe(t)
+	c.WriteRaw(append(resp.NewCommand("AUTH", "pw").AppendTo(nil), resp.NewCommand("ECHO", string(big)).AppendTo(nil)...))
+	(<-g.pending)(true)
+	if v := c.Read(); string(v.Str) != "OK" {
+		t.Fatalf("AUTH: %v", v)
+	}
+	if v := c.Read(); len(v.Str) != len(big) {
+		t.Fatalf("the big ECHO behind AUTH: %d bytes, want %d", len(v.Str), len(big))
+	}
+
+	// Bounded: on a pipe, each write returns once the proxy has taken the one before.
+	c = srv.Pipe(t)
+	c.WriteRaw(append(resp.NewCommand("AUTH", "pw").AppendTo(nil), "*2\r\n$4\r\nECHO\r\n$300000000\r\n"...))
+	decide := <-g.pending
+	chunk := make([]byte, 64<<10)
+	for sent := 0; sent <= proxy.MaxDeferredInput+2*len(chunk); sent += len(chunk) {
+		c.WriteRaw(chunk)
+	}
+	decide(true)
+	if v := c.Read(); string(v.Str) != "OK" {
+		t.Fatalf("AUTH: %v", v)
+	}
+	if v := c.Read(); string(v.Str) != "ERR Protocol error: unauthenticated bulk length" {
+		t.Fatalf("after %d bytes behind a pending AUTH: %v, want the unauthenticated bulk length error", proxy.MaxDeferredInput, v)
+	}
+	if _, err := c.ReadErr(); err != io.EOF {
+		t.Fatalf("connection not closed: %v", err)
+	}
+}

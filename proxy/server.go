@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/panjf2000/gnet/v2"
+	"github.com/redchain/redchain/proxy/resp"
 	"golang.org/x/sys/unix"
 )
 
@@ -414,6 +415,9 @@ func (c *Conn) received(buf []byte) bool {
 	if len(buf) > 0 && !c.closing {
 		c.in = append(c.in, buf...)
 		c.lastActive = c.srv.clock()
+		if c.deferred != nil && len(c.in)-c.inOff > MaxDeferredInput {
+			c.fail(resp.Error("ERR", c.deferred.Error()))
+		}
 	}
 	c.run()
 	// A socket is not left unread, so while the ring is full received bytes wait in c.in,

@@ -152,18 +152,23 @@ var (
 )
 
 // ServeRESP answers AUTH, authenticates HELLO ... AUTH and passes the rest of it on,
-// refuses every other command of an unauthenticated connection with -NOAUTH, and passes
-// the commands of an authenticated one on. Loop-only, like every ServeRESP.
-//
-// A request without a connection (proxy.NewRequest, in unit tests) is served as the
-// first command of a fresh connection: AUTH is checked and answered, but remembered
-// nowhere.
+// refuses every other command of an unauthenticated connection with -NOAUTH but QUIT
+// and RESET (which logs the client out), and passes the commands of an authenticated
+// one on. Loop-only, like every ServeRESP.
 func (a *Auth) ServeRESP(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler) {
 	switch {
 	case req.Is("auth"):
 		a.serveAuth(ctx, w, req)
 	case req.Is("hello"):
 		a.serveHello(ctx, w, req, next)
+	case req.Is("reset"):
+		// RESET logs the client out, as Redis does when its default user needs a
+		// password; an unauthenticated client may send it.
+		c := req.Conn()
+		a.authed.Set(c, false)
+		c.SetUser("")
+		c.SetAuthRequired(true)
+		next.ServeRESP(ctx, w, req)
 	case a.authed.Get(req.Conn()), req.Is("quit"):
 		next.ServeRESP(ctx, w, req)
 	default:
@@ -277,10 +282,20 @@ func (a *Auth) helloLogins(ctx context.Context, w proxy.ReplyWriter, req *proxy.
 	a.checkAsync(ctx, c, w, string(name), string(password), func(user string) { done(user, true) })
 }
 
-// grant records that c authenticated as name.
+// grant records that c authenticated as name, and lifts the limits on what an
+// unauthenticated client may send.
 func (a *Auth) grant(c *proxy.Conn, name string) {
 	a.authed.Set(c, true)
 	c.SetUser(name)
+	c.SetAuthRequired(false)
+}
+
+// ObserveConn limits what a new connection may send until it authenticates, as Redis
+// limits it (proxy.Conn.SetAuthRequired): a client that never logs in cannot make the
+// proxy hold a big command.
+func (a *Auth) ObserveConn(ctx context.Context, c *proxy.Conn) context.Context {
+	c.SetAuthRequired(true)
+	return ctx
 }
 
 // static checks name and password against Users, at once. decided is false when name is

@@ -6,6 +6,11 @@ package resp
 // The zero CommandParser is ready to use, with default limits.
 type CommandParser struct {
 	Limits Limits
+	// Unauthenticated applies the limits Redis sets on a client that must authenticate
+	// and has not: an array of more than UnauthMaxArgs arguments, or an argument longer
+	// than UnauthMaxBulkLen, is an ErrUnauthenticated protocol error, found from its
+	// header before any of its payload is read.
+	Unauthenticated bool
 
 	// Progress through the current command; see Parse. All positions are offsets into
 	// the buffer, so that it may move between calls.
@@ -118,6 +123,9 @@ func (p *CommandParser) parseMultibulk(buf []byte, lim Limits) (Command, int, er
 		if !ok || ll > int64(lim.MaxArgs) {
 			return Command{}, 0, protoErr(errMultibulkLen)
 		}
+		if ll > UnauthMaxArgs && p.Unauthenticated {
+			return Command{}, 0, errUnauthArgs
+		}
 		p.c.next(cr + 2)
 		if ll <= 0 {
 			return Command{}, p.c.pos, nil // *0, *-1, *-10: skipped, as Redis does
@@ -139,6 +147,9 @@ func (p *CommandParser) parseMultibulk(buf []byte, lim Limits) (Command, int, er
 			ll, ok := parseInt(buf[p.c.pos+1 : cr])
 			if !ok || ll < 0 || ll > lim.MaxBulkLen {
 				return Command{}, 0, protoErr(errBulkLen)
+			}
+			if ll > UnauthMaxBulkLen && p.Unauthenticated {
+				return Command{}, 0, errUnauthBulk
 			}
 			p.bulk = int(ll)
 			p.c.next(cr + 2)

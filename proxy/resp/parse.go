@@ -2,6 +2,7 @@ package resp
 
 import (
 	"bytes"
+	"errors"
 	"strconv"
 )
 
@@ -62,12 +63,33 @@ func (l Limits) withDefaults() Limits {
 // connection, since the stream cannot be resynchronised.
 type ProtocolError struct {
 	Msg string // without the "Protocol error: " prefix
+
+	unauth bool // over the limits of an unauthenticated client: ErrUnauthenticated
 }
+
+// Is reports whether target is ErrUnauthenticated and e is such an error.
+func (e *ProtocolError) Is(target error) bool { return e.unauth && target == ErrUnauthenticated }
 
 // Error returns the message as Redis words it: "Protocol error: " and Msg.
 func (e *ProtocolError) Error() string { return "Protocol error: " + e.Msg }
 
 func protoErr(msg string) error { return &ProtocolError{Msg: msg} }
+
+// The limits of CommandParser.Unauthenticated, Redis's (networking.c).
+const (
+	UnauthMaxArgs    = 10
+	UnauthMaxBulkLen = 16384
+)
+
+// ErrUnauthenticated is the protocol error of a command over the limits of
+// CommandParser.Unauthenticated; errors.Is finds it in either of its two texts,
+// "Protocol error: unauthenticated multibulk length" and "... bulk length", Redis's.
+var ErrUnauthenticated = errors.New("resp: over the limits of an unauthenticated client")
+
+var (
+	errUnauthArgs error = &ProtocolError{Msg: "unauthenticated multibulk length", unauth: true}
+	errUnauthBulk error = &ProtocolError{Msg: "unauthenticated bulk length", unauth: true}
+)
 
 // Messages of protocol errors. Those that Redis has are spelt as Redis spells them
 // (networking.c, processMultibulkBuffer and processInlineBuffer).

@@ -284,14 +284,22 @@ func (c *Conn) parse() {
 		if len(cmd.Args) == 0 {
 			continue // an empty line or *0: Redis skips these
 		}
+		if n > bigCommand && cmd.Raw != nil {
+			// The slot takes the bytes where they are, and the input goes on in a
+			// buffer of its own: a big value is not copied.
+			c.push().adopt(cmd)
+			c.in, c.inOff = append([]byte(nil), c.in[c.inOff:]...), 0
+			continue
+		}
 		c.push().load(cmd)
 	}
 	// Keep the unparsed rest at the front of the buffer, moving it only when that halves
 	// the buffer, so that a big command arriving in pieces is not copied over and over.
 	switch {
 	case c.inOff == len(c.in):
-		if cap(c.in) > keepBuf {
+		if n := cap(c.in); n > keepBuf {
 			c.in = nil
+			giveBack(n)
 		} else {
 			c.in = c.in[:0]
 		}
@@ -380,6 +388,18 @@ func (s *slot) load(cmd resp.Command) {
 	} else {
 		s.loadArgs(cmd.Args)
 	}
+	s.req.name = appendLower(s.req.name[:0], s.args[0])
+}
+
+// bigCommand is the size from which a command's bytes are handed to its slot rather
+// than copied.
+const bigCommand = 1 << 20
+
+// adopt makes cmd the slot's command without copying it: the slot owns cmd's bytes
+// from then on.
+func (s *slot) adopt(cmd resp.Command) {
+	s.buf, s.args = cmd.Raw, append(s.args[:0], cmd.Args...)
+	s.req.cmd = resp.Command{Args: s.args, Raw: s.buf}
 	s.req.name = appendLower(s.req.name[:0], s.args[0])
 }
 
@@ -640,11 +660,13 @@ func (c *Conn) write() {
 
 // reset readies a flushed slot for its next command.
 func (s *slot) reset() {
-	if cap(s.buf) > keepBuf {
-		s.buf = nil
+	if n := cap(s.buf); n > keepBuf {
+		s.buf, s.args, s.req.cmd = nil, s.args[:0], resp.Command{}
+		giveBack(n)
 	}
-	if cap(s.out) > keepBuf {
+	if n := cap(s.out); n > keepBuf {
 		s.out = nil
+		giveBack(n)
 	}
 	if cap(s.args) > keepArgs {
 		s.args = nil
@@ -697,7 +719,9 @@ func (c *Conn) closeLoop() {
 	c.loop.inflight -= int(c.tail - c.head)
 	c.loop.pending -= int(c.tail - c.next)
 	c.head, c.next = c.tail, c.tail
+	n := cap(c.in)
 	c.in = nil
+	giveBack(n)
 	delete(c.loop.conns, c)
 	c.loop.publish()
 	c.loop.drained()

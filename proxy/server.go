@@ -413,6 +413,13 @@ func (e *events) OnTraffic(gc gnet.Conn) gnet.Action {
 // connection must close at once. On c's loop.
 func (c *Conn) received(buf []byte) bool {
 	if len(buf) > 0 && !c.closing {
+		if need := c.parser.Missing(); need > keepBuf && need > cap(c.in)-len(c.in) {
+			// A big argument: room for all of it at once, as Redis makes it, rather
+			// than a buffer doubled step by step, each step garbage.
+			in := make([]byte, len(c.in)-c.inOff, len(c.in)-c.inOff+need)
+			copy(in, c.in[c.inOff:])
+			c.in, c.inOff = in, 0
+		}
 		c.in = append(c.in, buf...)
 		c.lastActive = c.srv.clock()
 		if c.deferred != nil && len(c.in)-c.inOff > MaxDeferredInput {

@@ -12,6 +12,8 @@ type CommandParser struct {
 	// header before any of its payload is read.
 	Unauthenticated bool
 
+	seen int // length of the buffer the last Parse was given
+
 	// Progress through the current command; see Parse. All positions are offsets into
 	// the buffer, so that it may move between calls.
 	c     cursor
@@ -64,6 +66,7 @@ const maxKeep = 1 << 14
 // string, a NUL byte is an ordinary byte. Empty arrays (*0, *-1) are skipped like empty
 // lines, as Redis skips them.
 func (p *CommandParser) Parse(buf []byte) (cmd Command, n int, err error) {
+	p.seen = len(buf)
 	if p.mode == modeIdle {
 		if len(buf) == 0 {
 			return Command{}, 0, nil
@@ -80,6 +83,18 @@ func (p *CommandParser) Parse(buf []byte) (cmd Command, n int, err error) {
 		p.Reset() // the next command starts afresh, as does a retry after an error
 	}
 	return cmd, n, err
+}
+
+// Missing returns how many bytes the command being parsed is known to need beyond the
+// buffer the last Parse was given, when that Parse returned no command: the rest of an
+// argument whose header announced its length. 0 when nothing is known. A server reads
+// a big argument into a buffer of that size at once, as Redis does, rather than
+// growing one step by step.
+func (p *CommandParser) Missing() int {
+	if p.mode != modeMultibulk || p.bulk < 0 {
+		return 0
+	}
+	return max(p.c.pos+p.bulk+2-p.seen, 0)
 }
 
 // Reset forgets any partial command.

@@ -34,3 +34,26 @@ func TestUnauthenticatedLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestMissing checks what the parser knows a command still needs: the rest of an
+// argument whose header it has read, and nothing before that.
+func TestMissing(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+	}{
+		{"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\n", 102},
+		{"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\n" + strings.Repeat("x", 60), 42},
+		{"*3\r\n$3\r\nSET\r\n", 0},
+		{"*3\r\n$3\r\nSE", 3},
+		{"PING", 0},
+	} {
+		var p CommandParser
+		if _, n, err := p.Parse([]byte(tc.in)); n != 0 || err != nil {
+			t.Fatalf("%q: parsed %d bytes, error %v: want an incomplete command", tc.in, n, err)
+		}
+		if got := p.Missing(); got != tc.want {
+			t.Errorf("%q: Missing() = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}

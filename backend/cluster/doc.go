@@ -21,7 +21,7 @@
 //     session % Shards(), so that a client connection's keyless commands (a SCAN and its
 //     cursor) stay on one node while the topology does not change; shard 0 without a
 //     session. An unknown command that does name a key is thus sent to some node, which
-//     redirects it with -MOVED if the key is elsewhere.
+//     answers -MOVED if the key is elsewhere: not followed (see Redirections).
 //   - PUBLISH and PUBSUB: shard 0's primary. Redis Cluster delivers a message to the
 //     subscribers of every node, but PUBLISH counts only the receivers of the node it
 //     ran on; the proxy's subscriber connections are on shard 0 (see [Backend.Dedicate]),

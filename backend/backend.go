@@ -18,34 +18,6 @@ type Backend interface {
 	Close() error
 }
 
-// Errors a backend reports to done. Implementations wrap them with the address involved
-// and the cause, for logs (errors.Is works); a client is told only the error's own text,
-// which names no server (its ClientText method: see proxy.ErrorReply).
-var (
-	// ErrClosed: the backend was closed. The command was not sent.
-	ErrClosed error = clientError("backend closed")
-	// ErrUnavailable: no connection to the server is up; the backend is reconnecting.
-	// The command was not sent.
-	ErrUnavailable error = clientError("backend unavailable")
-	// ErrTimeout: the server did not answer within the command timeout. The command may
-	// or may not have run, and may still run.
-	ErrTimeout error = clientError("backend timeout")
-	// ErrConnLost: the connection broke after the command was sent; it may or may not
-	// have been executed.
-	ErrConnLost error = clientError("backend connection lost")
-	// ErrBusy: too many commands are waiting for replies on the connection. The command
-	// was not sent.
-	ErrBusy error = clientError("backend busy")
-)
-
-// clientError is an error of the backend's whose text a client may be told.
-type clientError string
-
-func (e clientError) Error() string { return string(e) }
-
-// ClientText returns the error's text, the same for every server.
-func (e clientError) ClientText() string { return string(e) }
-
 type sessionKey struct{}
 
 // WithSession returns a copy of ctx that carries id, the identity of the client connection

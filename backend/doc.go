@@ -16,9 +16,11 @@
 //
 // Send never blocks: it queues the command and returns. done is called exactly once, from
 // any goroutine (possibly before Send returns, for an immediate failure), with the reply or
-// a Go error for a transport failure. Commands sent with the same session (see
-// [WithSession]) reach the server in the order they were sent, over the same connection,
-// so Redis executes them in that order.
+// a Go error for a transport failure: one of this package's errors, wrapped with the
+// server and the cause, whose client text names no server (see [ErrUnavailable] and the
+// others, and ERRORS.md at the root of the module). Commands sent with the same session
+// (see [WithSession]) reach the server in the order they were sent, over the same
+// connection, so Redis executes them in that order.
 //
 // The reply handed to done is borrowed: it may point into the backend's read buffer, and
 // is valid only until done returns. Copy it ([resp.Value.Clone]) to keep it.

@@ -33,12 +33,16 @@ type PerShardConfig struct {
 	// every node's subscribers each PUBLISH, so one copy, the Default server's, is
 	// enough.
 	Push func(resp.Value)
-	// Redirect, when not nil, reads the reply of a command with keys: ok when the server
-	// says the keys live elsewhere (a Redis Cluster's -MOVED), with the server to send it
-	// to. Outside a transaction the command is sent there (a few times at most); inside
-	// one, the client gets CrossShard, and the server has already marked the
-	// transaction to fail.
+	// Redirect, when not nil, reads an error reply: ok when it is a redirection (a Redis
+	// Cluster's -MOVED or -ASK), with the server to send the command to, nil when it
+	// cannot be followed. A redirection never reaches the client, as it names a server:
+	// outside a transaction a command with keys is sent to the server named (a few
+	// times at most); inside one, the client gets CrossShard, and the server has
+	// already marked the transaction to fail; otherwise the client gets Unfollowed.
 	Redirect func(v resp.Value) (server any, ok bool)
+	// Unfollowed is the reply in place of a redirection that is not followed (see
+	// Redirect). Required with Redirect.
+	Unfollowed resp.Value
 	// CrossShard is the reply to a command whose keys live on several servers, or on
 	// another server than the transaction or the WATCH it belongs to.
 	CrossShard resp.Value
@@ -288,7 +292,7 @@ func (p *perShard) Send(cmd resp.Command, timeout time.Duration, done func(resp.
 		conn.Send(cmd, timeout, p.follow(cmd.Clone(), timeout, done, 0))
 		return
 	}
-	conn.Send(cmd, timeout, done)
+	conn.Send(cmd, timeout, p.noRedirect(done, p.cfg.Unfollowed))
 }
 
 // ServerID returns the ID on its server (CLIENT ID) of the connection's one server
@@ -440,7 +444,7 @@ func (p *perShard) inTx(cmd resp.Command, timeout time.Duration, done func(resp.
 			conn.Send(resp.NewCommand("DISCARD"), timeout, func(_ resp.Value, err error) { done(errExecAbort, err) })
 			return
 		}
-		conn.Send(cmd, timeout, done)
+		conn.Send(cmd, timeout, p.noRedirect(done, p.cfg.Unfollowed))
 		return
 	case server != nil && (p.tx != nil && server != p.tx || p.watch != nil && server != p.watch):
 		p.dirty = true
@@ -467,24 +471,25 @@ func (p *perShard) inTx(cmd resp.Command, timeout time.Duration, done func(resp.
 		for _, q := range queued {
 			conn.Send(q, 0, func(resp.Value, error) {})
 		}
-		conn.Send(cmd, timeout, p.inTxReply(done))
+		conn.Send(cmd, timeout, p.noRedirect(done, p.cfg.CrossShard))
 		return
 	}
 	conn := p.conn(p.tx)
 	p.mu.Unlock()
-	conn.Send(cmd, timeout, p.inTxReply(done))
+	// A redirection in a transaction: the client cannot follow it, and the server has
+	// marked the transaction to fail.
+	conn.Send(cmd, timeout, p.noRedirect(done, p.cfg.CrossShard))
 }
 
-// inTxReply turns a redirection of a command in a transaction into CrossShard: the
-// client cannot follow it, and the server has marked the transaction to fail.
-func (p *perShard) inTxReply(done func(resp.Value, error)) func(resp.Value, error) {
+// noRedirect returns done, but for a redirection (Redirect), which becomes instead.
+func (p *perShard) noRedirect(done func(resp.Value, error), instead resp.Value) func(resp.Value, error) {
 	if p.cfg.Redirect == nil {
 		return done
 	}
 	return func(v resp.Value, err error) {
 		if err == nil && v.Type == resp.TypeError {
-			if _, moved := p.cfg.Redirect(v); moved {
-				v = p.cfg.CrossShard
+			if _, redirected := p.cfg.Redirect(v); redirected {
+				v = instead
 			}
 		}
 		done(v, err)
@@ -499,13 +504,13 @@ func (p *perShard) follow(cmd resp.Command, timeout time.Duration, done func(res
 			done(v, err)
 			return
 		}
-		server, moved := p.cfg.Redirect(v)
-		if !moved {
+		server, redirected := p.cfg.Redirect(v)
+		if !redirected {
 			done(v, err)
 			return
 		}
-		if tries >= 3 {
-			done(p.cfg.CrossShard, nil)
+		if server == nil || tries >= 3 {
+			done(p.cfg.Unfollowed, nil)
 			return
 		}
 		p.mu.Lock()

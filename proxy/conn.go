@@ -701,14 +701,6 @@ func (c *Conn) expire(now, timeout int64) {
 	}
 }
 
-// InternalError is the reply to a command whose handler panicked. Do not modify it.
-var InternalError = resp.Error("ERR", "internal error")
-
-var (
-	errReplyTimeout = resp.Error("ERR", "redchain: reply timeout")
-	errQueryBuffer  = resp.Error("ERR", "Protocol error: query buffer limit exceeded")
-)
-
 // closeLoop releases the connection's state; gnet calls it through OnClose.
 func (c *Conn) closeLoop() {
 	c.closed = true

@@ -28,6 +28,10 @@
 //     after the replies before it, and the connection is closed; a panic in a handler
 //     becomes "-ERR internal error" for that command and a log line. Other connections
 //     and the process go on.
+//   - Errors name no server: a backend's transport error reaches the client as
+//     ErrorReply of it, a fixed text ("-ERR backend timeout"); the server and the cause
+//     are for the log. ERRORS.md, at the root of the module, lists every error reply the
+//     proxy, the router and the backends make up.
 //
 // # Threading
 //

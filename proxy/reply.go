@@ -55,14 +55,16 @@ func (w *slotWriter) callback(v resp.Value, err error) {
 
 // ErrorReply is the reply a client gets for a transport error a backend reported:
 // "-ERR " and the text of the first error in err's chain with a ClientText method (the
-// backend package's errors: "backend timeout", naming no server; the address and the
-// cause are for the log), else of err itself.
+// backend package's errors: "-ERR backend timeout", naming no server), else
+// "-ERR backend error". The rest of the error (the server's address, the cause) is for
+// the backend's log, never for the client. A backend of one's own gives its errors a
+// ClientText method, or wraps the backend package's.
 func ErrorReply(err error) resp.Value {
 	var ce interface{ ClientText() string }
 	if errors.As(err, &ce) {
 		return resp.Error("ERR", ce.ClientText())
 	}
-	return resp.Errorf(err)
+	return errBackend
 }
 
 // Callback returns a function that writes to w what a backend reports: the reply, or,

@@ -334,8 +334,6 @@ func listenAddr(eng gnet.Engine) (net.Addr, error) {
 	return nil, fmt.Errorf("unexpected socket address %T", sa)
 }
 
-var errMaxClients = []byte("-ERR max number of clients reached\r\n")
-
 func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if _, ok := gc.Context().(*upstream); ok {
 		return nil, gnet.None // a backend's connection, attached through Loop.Attach

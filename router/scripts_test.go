@@ -74,34 +74,3 @@ func TestLongScript(t *testing.T) {
 		t.Errorf("GET after the script = %q, %v", got, err)
 	}
 }
-
-// TestErrorsNameNoServer: a client told of a transport error (the server down, here)
-// reads the error's kind, not the server's address, which is for the log.
-func TestErrorsNameNoServer(t *testing.T) {
-	t.Parallel()
-	s := redistest.Start(t)
-	b, err := redisbackend.New(redisbackend.Config{Addr: s.Addr(), Logger: testLogger(t, "backend")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	srv := proxytest.NewServer(t, router.New(b), proxy.WithLogger(testLogger(t, "proxy")))
-	c := proxytest.Dial(t, srv.Addr())
-	if v := c.Do("SET", "k", "v"); v.IsError() {
-		t.Fatal(v)
-	}
-	s.Kill()
-	for {
-		v := c.Do("GET", "k")
-		if !v.IsError() {
-			continue // the reply of a connection not yet seen down
-		}
-		if got := string(v.Str); got != "ERR backend unavailable" && got != "ERR backend connection lost" {
-			t.Fatalf("GET with the server down: %q, want the error's kind alone", got)
-		}
-		if strings.Contains(string(v.Str), "127.0.0.1") {
-			t.Fatalf("the error names the server: %q", v.Str)
-		}
-		return
-	}
-}

@@ -82,6 +82,9 @@ var (
 	errEmpty     = resp.Error("ERR", "empty command")
 	errCrossSlot = resp.Error("CROSSSLOT", "Keys in request don't hash to the same slot")
 	errNoSlot    = resp.Error("CLUSTERDOWN", "Hash slot not served")
+	// errMoving replaces a -MOVED or -ASK the backend does not follow: a client never
+	// sees a redirection, which names a node. The command did not run.
+	errMoving = resp.Error("TRYAGAIN", "backend slot moving")
 )
 
 // New validates cfg and returns a backend for the cluster that cfg.Seeds belong to.

@@ -78,13 +78,14 @@ type Config struct {
 	// Allow lists the addresses (after AddrMap) the backend may dial: "host:port" for
 	// one, "host:*" for any port of a host. Empty: any. A node outside the list is never
 	// dialled: the backend logs it once at Warn level, and the commands for its slots
-	// fail at once with an error reply that names it. Seeds are not checked.
+	// fail at once with backend.ErrUnavailable (the node is named to the log, not to the
+	// client). Seeds are not checked.
 	Allow []string
 	// ReadFrom says where read-only commands go: [Primary] (default) or [Replica].
 	ReadFrom ReadFrom
 	// MaxRedirects bounds the -MOVED and -ASK redirections followed for one command
-	// (default 5; negative: none are followed). The reply after the last one allowed
-	// goes to the client as it is.
+	// (default 5; negative: none are followed). A redirection after the last one allowed
+	// is answered -TRYAGAIN backend slot moving (see the package doc).
 	MaxRedirects int
 	// RefreshInterval is how often the slot map is read again from the cluster when
 	// nothing asks for it sooner (default 5s). A -MOVED reply, a node connection that

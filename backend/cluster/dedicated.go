@@ -12,7 +12,8 @@ import (
 // A dedicated connection of a cluster is a backend.NewPerShard over the primaries: one
 // node backend's (backend/redis) connection per primary the client's commands need,
 // each command on that of its slot's primary; a transaction and its WATCHed keys live
-// on one node, and a -MOVED is followed outside a transaction.
+// on one node, and a -MOVED is followed outside a transaction. A redirection that is not
+// followed (an -ASK, one in a transaction) never reaches the client as it is.
 
 // errSelect is Redis Cluster's reply to SELECT.
 var errSelect = resp.Error("ERR", "SELECT is not allowed in cluster mode")
@@ -59,17 +60,21 @@ func (b *Backend) Dedicate(ctx context.Context, _ []byte, push func(resp.Value))
 		},
 		Push: push,
 		Redirect: func(v resp.Value) (any, bool) {
-			if !bytes.HasPrefix(errorText(v), movedPrefix) {
+			msg := errorText(v)
+			if !bytes.HasPrefix(msg, movedPrefix) && !bytes.HasPrefix(msg, askPrefix) {
 				return nil, false
 			}
-			slot, addr, ok := parseRedirect(errorText(v))
-			if !ok {
-				return nil, false
+			slot, addr, ok := parseRedirect(msg)
+			if !ok || msg[0] == 'A' {
+				return nil, true // an -ASK is not followed on a dedicated connection
 			}
 			b.askRefresh()
-			n := b.lookup(addr, slot, true)
-			return n, n != nil
+			if n := b.lookup(addr, slot, true); n != nil {
+				return n, true
+			}
+			return nil, true
 		},
+		Unfollowed: errMoving,
 		CrossShard: errCrossSlot,
 		Select:     errSelect,
 	})

@@ -21,7 +21,7 @@
 //     session % Shards(), so that a client connection's keyless commands (a SCAN and its
 //     cursor) stay on one node while the topology does not change; shard 0 without a
 //     session. An unknown command that does name a key is thus sent to some node, which
-//     redirects it with -MOVED if the key is elsewhere.
+//     answers -MOVED if the key is elsewhere: not followed (see Redirections).
 //   - PUBLISH and PUBSUB: shard 0's primary. Redis Cluster delivers a message to the
 //     subscribers of every node, but PUBLISH counts only the receivers of the node it
 //     ran on; the proxy's subscriber connections are on shard 0 (see [Backend.Dedicate]),
@@ -38,7 +38,10 @@
 // Send keeps a copy of the command's arguments until its final reply, to send it again
 // when the cluster redirects it; the copies live in a pool, so that a steady stream of
 // commands allocates nothing. At most Config.MaxRedirects redirections are followed per
-// command; the reply after the last one goes to the client as it is.
+// command. A redirection names a node, so none reaches the caller as it is: one that is
+// not followed (after MaxRedirects, for a command without keys or of another slot, a
+// script's -ASK, or when too many commands wait for a refresh) is answered
+// -TRYAGAIN backend slot moving; the command did not run, and may be sent again.
 //
 //   - -MOVED slot host:port: the slot now lives on that node. The slot map is changed at
 //     once (the next command for the slot goes straight there), a refresh is asked for,
@@ -57,8 +60,8 @@
 //     to 3 times, each after the next refresh, so at least MinRefreshInterval apart;
 //     then the client gets it.
 //
-// Commands waiting for a refresh are bounded (4096); beyond, they get the redirection
-// as their reply.
+// Commands waiting for a refresh are bounded (4096); beyond, they get -TRYAGAIN (the
+// server's own, or backend slot moving for a redirection).
 //
 // # Topology and refresh
 //
@@ -97,8 +100,9 @@
 // Config.AddrMap translates an announced "host:port" to the one to dial (NAT, containers);
 // Config.Allow then lists the addresses that may be dialled. A node outside the
 // allow-list is never dialled: it is logged once at Warn level, and the commands for its
-// slots get -ERR redchain: cluster node ADDR is not allowed (announced as ADDR), while
-// the other slots work. A node that is allowed but unreachable is retried with
+// slots fail with [backend.ErrUnavailable] (the client reads -ERR backend unavailable;
+// the node is named in the error, for the log, never to the client), while the other
+// slots work. A node that is allowed but unreachable is retried with
 // backend/redis's backoff only, and its slots fail fast meanwhile.
 //
 // # Ordering

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/backend/redis"
 	"github.com/redchain/redchain/proxy/resp"
 )
@@ -137,7 +138,7 @@ func (b *Backend) candidates() []string {
 		}
 	}
 	t := b.topo.Load()
-	if n := t.nodeAt(b.lastGood); n != nil && n.refused.Type == 0 {
+	if n := t.nodeAt(b.lastGood); n != nil && n.refused == nil {
 		add(b.lastGood) // the node that answered last time, if it is still one
 	}
 	if t != nil {
@@ -148,7 +149,7 @@ func (b *Backend) candidates() []string {
 		}
 		var rest []string
 		for addr, n := range t.byAddr {
-			if n.refused.Type == 0 {
+			if n.refused == nil {
 				rest = append(rest, addr)
 			}
 		}
@@ -304,12 +305,12 @@ func (b *Backend) apply(descs []shardDesc, from string) {
 		if n == nil {
 			n = &node{addr: addr, announced: announced}
 			if !b.cfg.allowed(addr) {
-				n.refused = resp.Error("ERR", fmt.Sprintf("redchain: cluster node %s is not allowed (announced as %s)", addr, announced))
+				n.refused = notAllowed(addr, announced)
 				b.warnRefusedLocked(addr, announced)
 			}
 		}
 		b.nodes[addr] = n
-		if needs && n.b == nil && n.refused.Type == 0 {
+		if needs && n.b == nil && n.refused == nil {
 			create = append(create, &pending{n: n})
 		}
 	}
@@ -335,7 +336,7 @@ func (b *Backend) apply(descs []shardDesc, from string) {
 		if p.rb != nil {
 			nn.b = p.rb
 		} else {
-			nn.refused = resp.Error("ERR", fmt.Sprintf("redchain: cluster node %s cannot be used (announced as %s)", nn.addr, nn.announced))
+			nn.refused = fmt.Errorf("cluster node %s (announced as %s): no backend: %w", nn.addr, nn.announced, backend.ErrUnavailable)
 		}
 		b.nodes[nn.addr] = nn
 		if b.closed { // not reached: Close waits for the refresher first
@@ -399,6 +400,12 @@ func sameTopology(a, b *topology) bool {
 	return true
 }
 
+// notAllowed is the error of the commands for a node outside the allow-list: the client
+// is told backend.ErrUnavailable's text, the node is for the log.
+func notAllowed(addr, announced string) error {
+	return fmt.Errorf("cluster node %s (announced as %s) is not in the allow-list: %w", addr, announced, backend.ErrUnavailable)
+}
+
 // warnRefusedLocked logs, once per address, that a node is not allowed. b.mu is held.
 func (b *Backend) warnRefusedLocked(addr, announced string) {
 	if b.warned[addr] {
@@ -431,10 +438,9 @@ func (b *Backend) lookup(announced []byte, slot int, update bool) *node {
 		b.mu.Lock()
 		b.warnRefusedLocked(addr, string(announced))
 		b.mu.Unlock()
-		return &node{addr: addr, announced: string(announced), refused: resp.Error("ERR",
-			fmt.Sprintf("redchain: cluster node %s is not allowed (announced as %s)", addr, announced))}
+		return &node{addr: addr, announced: string(announced), refused: notAllowed(addr, string(announced))}
 	}
-	if n == nil || (n.b == nil && n.refused.Type == 0) {
+	if n == nil || (n.b == nil && n.refused == nil) {
 		b.mu.Lock()
 		b.wanted[addr] = true
 		b.mu.Unlock()

@@ -37,10 +37,9 @@ type request struct {
 	target    *node // a redirection's node, for the next attempt; nil: by slot
 	asking    bool  // send ASKING before the command to target
 	sentTo    *node // the node of the last attempt
-	// A script's -MOVED, parked until a refresh shows whether the slot moved: the node
-	// that answered it, and the reply, given to the caller if the slot did not move.
+	// The node that answered a script's -MOVED, parked until a refresh shows whether
+	// the slot moved.
 	movedFrom *node
-	moved     []byte
 }
 
 // Buffers above these sizes are not kept in the pool.
@@ -103,7 +102,7 @@ func (r *request) release() {
 	if cap(r.args) > maxPooledArgs {
 		r.args = nil
 	}
-	*r = request{onReply: r.onReply, args: r.args[:0], buf: r.buf[:0], moved: r.moved[:0]}
+	*r = request{onReply: r.onReply, args: r.args[:0], buf: r.buf[:0]}
 	requests.Put(r)
 }
 
@@ -140,8 +139,9 @@ func (r *request) dispatch() {
 		if from := r.movedFrom; from != nil {
 			r.movedFrom = nil
 			if sh.primary == from {
-				// The slot did not move: the -MOVED was the script's own error.
-				r.finish(resp.Raw(r.moved), nil)
+				// The slot did not move: the -MOVED was the script's own error, or
+				// the refresh does not know of the move yet. Not run again.
+				r.finish(errMoving, nil)
 				return
 			}
 		}
@@ -175,7 +175,7 @@ var errShardRange = fmt.Errorf("cluster: shard number out of range: %w", backend
 // send sends r to node n. It does not touch r afterwards.
 func (r *request) send(n *node) {
 	if n.b == nil {
-		r.finish(n.refused, nil)
+		r.finish(resp.Value{}, n.refused)
 		return
 	}
 	r.sentTo = n
@@ -234,17 +234,18 @@ func (r *request) reply(v resp.Value, err error) {
 		slot, addr, ok := parseRedirect(msg)
 		if !ok || r.slot < 0 || slot != int(r.slot) {
 			// Not a redirection of this command (a keyless command is never
-			// redirected): an error reply like any other, a script's for instance.
-			r.finish(v, nil)
+			// redirected; a script's error may look like one): not followed, and not
+			// given as it is, as it may name a node.
+			r.finish(errMoving, nil)
 			return
 		}
 		if int(r.redirects) >= b.cfg.MaxRedirects || r.script && ask {
-			// A script's -ASK cannot be told from its own error reply: it goes to the
-			// client, rather than the script running twice.
+			// A script's -ASK cannot be told from its own error reply: not
+			// followed, rather than the script running twice.
 			if !ask {
 				b.askRefresh()
 			}
-			r.finish(v, nil)
+			r.finish(errMoving, nil)
 			return
 		}
 		r.redirects++
@@ -257,15 +258,15 @@ func (r *request) reply(v resp.Value, err error) {
 		if r.script {
 			// Sent again only if the refresh shows that the slot left the node that
 			// answered (see dispatch).
-			r.movedFrom, r.moved = r.sentTo, append(r.moved[:0], v.AppendTo(nil)...)
-			b.park(r, v)
+			r.movedFrom = r.sentTo
+			b.park(r, errMoving)
 			return
 		}
 		n := b.lookup(addr, slot, !ask)
 		if n == nil {
 			// A node not known yet, or known but not connected (a replica just
 			// promoted): wait for the refresh, which connects it, and route again.
-			b.park(r, v)
+			b.park(r, errMoving)
 			return
 		}
 		r.target, r.asking = n, ask

@@ -23,7 +23,7 @@ type node struct {
 	// b is the node's backend; nil for a node outside the allow-list (refused) or one
 	// the backend has not needed yet (a replica while reads go to primaries).
 	b       backend.Backend
-	refused resp.Value // the error reply for commands a refused node would serve
+	refused error // why a refused node serves no command: backend.ErrUnavailable, wrapped
 }
 
 // shard is one primary that serves slots, and its replicas.

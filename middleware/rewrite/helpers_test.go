@@ -79,13 +79,20 @@ type stack struct {
 func newStack(t *testing.T, rw proxy.Middleware) *stack {
 	t.Helper()
 	s := redistest.Start(t)
-	b, err := redisbackend.New(redisbackend.Config{Addr: s.Addr()})
+	srv := proxytest.NewServer(t, proxy.Chain(routerTo(t, s.Addr()), userAuth, rw))
+	return &stack{redis: s, proxy: srv}
+}
+
+// routerTo returns the router over a backend for the Redis at addr, closed when the
+// test ends.
+func routerTo(t testing.TB, addr string) proxy.Handler {
+	t.Helper()
+	b, err := redisbackend.New(redisbackend.Config{Addr: addr})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	srv := proxytest.NewServer(t, proxy.Chain(router.New(b), userAuth, rw))
-	return &stack{redis: s, proxy: srv}
+	return router.New(b)
 }
 
 // client returns a go-redis client of the proxy that authenticates as user ("" for

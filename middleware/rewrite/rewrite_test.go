@@ -373,9 +373,23 @@ func must(t *testing.T, err error) {
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	proxytest.Conformance(t, proxytest.Suite{Middleware: newRewrite(t, rewrite.Config{
-		Prefix: "c:", Rename: map[string]string{"FLUSHALL": ""}, Deny: []string{"DEBUG"},
-	})})
+	cfg := rewrite.Config{Prefix: "c:", Rename: map[string]string{"FLUSHALL": ""}, Deny: []string{"DEBUG"}}
+	t.Run("Echo", func(t *testing.T) {
+		t.Parallel()
+		proxytest.Conformance(t, proxytest.Suite{Middleware: newRewrite(t, cfg)})
+	})
+	// Every kind of commands through a real router and Redis: the namespace changes every
+	// key, and the replies (KEYS, BLPOP...) must still be those without it.
+	t.Run("Mix", func(t *testing.T) {
+		t.Parallel()
+		addr := redistest.Start(t).Addr()
+		proxytest.Conformance(t, proxytest.Suite{
+			Middleware: newRewrite(t, cfg),
+			Terminal:   func(t testing.TB) proxy.Handler { return routerTo(t, addr) },
+			Mix:        proxytest.AllKinds,
+			Conns:      4, Commands: 100,
+		})
+	})
 }
 
 // BenchmarkPassThrough: renames and denies configured, a command that matches neither.

@@ -9,8 +9,11 @@
 //   - Recorder is a ReplyWriter that keeps what is written to it.
 //   - Dial opens a raw client connection that sends commands and reads replies.
 //   - Conformance checks that a middleware keeps the proxy's contracts: exactly one reply
-//     per command, no blocking of the event loop, replies in order, nothing written after
-//     the client has gone.
+//     per command, no blocking of the event loop, replies in order, nothing broken when
+//     clients go away. In front of a fake that answers ECHO, or of a real terminal
+//     (Suite.Terminal: a router over a real Redis) with a command mix of the author's
+//     choosing (Suite.Mix: reads, writes, multi-key, blocking, transactions, pub/sub,
+//     large values, RESP3 clients), whose replies must be those of the terminal alone.
 //
 // # Threading
 //

@@ -447,9 +447,16 @@ func (s *session) route(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 func (s *session) sendDC(cmd resp.Command, timeout time.Duration, refused func(), cb func(resp.Value, error)) {
 	s.dcBusy.Add(1)
 	s.dc.Send(cmd, timeout, func(v resp.Value, err error) {
-		if err != nil {
+		switch {
+		case err != nil && refused != nil:
+			// Not sent, or its answer lost: a SELECT that failed so chose nothing.
+			s.c.Post(func() {
+				refused()
+				s.lost()
+			})
+		case err != nil:
 			s.c.Post(s.lost)
-		} else if refused != nil && v.Type == resp.TypeError {
+		case refused != nil && v.Type == resp.TypeError:
 			s.c.Post(refused)
 		}
 		cb(v, err)
@@ -477,7 +484,8 @@ var redirBroken = []byte("tracking-redir-broken")
 
 // lost handles a failure of the dedicated connection: if the session held state on
 // it, the state is gone, and the client is disconnected, as it would be by a server
-// that went down.
+// that went down, once it has read the replies of the commands served so far (the
+// failed ones' errors among them).
 func (s *session) lost() {
 	if s.dc == nil {
 		return
@@ -485,7 +493,7 @@ func (s *session) lost() {
 	if !s.clean() {
 		s.dc.Close()
 		s.setDC(nil)
-		_ = s.c.Close()
+		s.c.CloseAfterReplies()
 		return
 	}
 	s.dc.Close() // a blocking command timed out or the connection broke: never reuse it

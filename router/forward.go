@@ -137,4 +137,6 @@ func (noSession) Shared(ctx context.Context) (context.Context, bool) { return ct
 var (
 	_ proxy.Handler      = (*Forward)(nil)
 	_ proxy.ConnObserver = (*Forward)(nil)
+	_ fanout.Lane        = (*session)(nil)
+	_ fanout.Lane        = noSession{}
 )

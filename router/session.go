@@ -119,6 +119,7 @@ func (s *session) bound() bool {
 // first waits for their replies), and returns ctx with the client's protocol
 // (backend.WithProtocol for a RESP3 client, whose commands travel over RESP3
 // connections: a part sent over a RESP2 one could overtake its earlier commands).
+// Loop-only.
 func (s *session) Shared(ctx context.Context) (context.Context, bool) {
 	if s.parked != nil || s.viaServer || s.dc != nil && (!s.clean() || s.dcBusy.Load() > 0) ||
 		s.scripts && s.scriptsBusy.Load() > 0 {

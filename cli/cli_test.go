@@ -17,9 +17,9 @@ import (
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/cli"
 	"github.com/redchain/redchain/cli/clitest"
-	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
+	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/router"
 )
 

@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/redchain/redchain/internal/cmdgen"
-	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
+	"github.com/redchain/redchain/redistest"
 )
 
 // ownParsers are the commands whose keys Keys finds as the command itself reads its

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/proxy/proxytest"
+	"github.com/redchain/redchain/redistest"
 )
 
 // keyCase is an invocation and the indexes of its keys.

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
+	"github.com/redchain/redchain/redistest"
 )
 
 // These tests change what Learn learned, and the inTable hook: they are not parallel,

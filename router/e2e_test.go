@@ -16,10 +16,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	redisbackend "github.com/redchain/redchain/backend/redis"
-	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
+	"github.com/redchain/redchain/redistest"
 )
 
 // dataCase runs a few commands with the keys of prefix p and returns them; want holds

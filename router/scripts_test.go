@@ -9,9 +9,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	redisbackend "github.com/redchain/redchain/backend/redis"
-	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
+	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/router"
 )
 

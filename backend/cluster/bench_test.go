@@ -10,10 +10,10 @@ import (
 	"github.com/redchain/redchain/backend/cluster"
 	"github.com/redchain/redchain/backend/redis"
 	"github.com/redchain/redchain/command"
-	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
+	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/router"
 )
 

@@ -18,8 +18,8 @@ import (
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/backend/cluster"
 	"github.com/redchain/redchain/command"
-	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/proxy/resp"
+	"github.com/redchain/redchain/redistest"
 )
 
 // TestCluster runs the tests that share one cluster (3 primaries, 3 replicas), one

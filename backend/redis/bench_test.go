@@ -8,8 +8,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/redchain/redchain/backend/redis"
-	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/proxy/resp"
+	"github.com/redchain/redchain/redistest"
 )
 
 // BenchmarkSend measures PING round trips against a real redis-server, from parallel

@@ -11,10 +11,10 @@ import (
 
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/backend/redis"
-	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
+	"github.com/redchain/redchain/redistest"
 )
 
 // loopCtx returns a context that carries an event loop of a running proxy server, so

@@ -18,8 +18,8 @@ import (
 
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/backend/redis"
-	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/proxy/resp"
+	"github.com/redchain/redchain/redistest"
 )
 
 func TestCommands(t *testing.T) {

@@ -14,9 +14,9 @@ import (
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/backend/redis"
 	"github.com/redchain/redchain/backend/shard"
-	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
+	"github.com/redchain/redchain/redistest"
 )
 
 func TestMain(m *testing.M) {

@@ -16,8 +16,8 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/redchain/redchain/cli/clitest"
-	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/proxy/proxytest"
+	"github.com/redchain/redchain/redistest"
 )
 
 func TestClusterProxy(t *testing.T) {

@@ -10,8 +10,8 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/redchain/redchain/cli/clitest"
-	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/proxy/proxytest"
+	"github.com/redchain/redchain/redistest"
 )
 
 func TestNamespace(t *testing.T) {

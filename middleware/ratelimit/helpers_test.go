@@ -10,11 +10,11 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	redisbackend "github.com/redchain/redchain/backend/redis"
-	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/middleware/ratelimit"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
+	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/router"
 )
 

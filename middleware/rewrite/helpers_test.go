@@ -9,11 +9,11 @@ import (
 
 	redisbackend "github.com/redchain/redchain/backend/redis"
 	"github.com/redchain/redchain/internal/cmdgen"
-	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/middleware/rewrite"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
+	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/router"
 )
 

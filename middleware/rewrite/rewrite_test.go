@@ -11,11 +11,11 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redchain/redchain/command"
-	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/middleware/rewrite"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
+	"github.com/redchain/redchain/redistest"
 )
 
 func TestNewValidates(t *testing.T) {

@@ -6,10 +6,13 @@
 // the same contract, so a proxy's terminal handler does not care which one it has.
 //
 // Optional capabilities are small interfaces found by type assertion: [StatsReporter];
-// [Sharded] (several shards: fan-out splits commands by them); [Dedicator] (a server
-// connection lent to one client for transactions, subscriptions, SELECT and blocking
-// commands); [ShardDedicator]; [Tunneler] (a server connection as a raw stream:
-// MONITOR, SYNC); [Users] (connections of one of the server's ACL users).
+// [Sharded] (several shards: the router's fan-out splits commands by them);
+// [Dedicator] (a server connection lent to one client for transactions,
+// subscriptions, SELECT and blocking commands); [ShardDedicator]; [Barrierer] (tells
+// when a session's commands are all answered, so that the router moves a client
+// between connections without its commands overtaking one another); [Unblocker];
+// [Tunneler] (a server connection as a raw stream: MONITOR, SYNC); [Users]
+// (connections of one of the server's ACL users).
 // [WithProtocol] asks for server connections speaking RESP3.
 //
 // # Contract

@@ -260,8 +260,8 @@ func (p *perShard) Send(cmd resp.Command, timeout time.Duration, done func(resp.
 		return
 	case c != nil && server == nil && c.ClassOf(cmd.Args) == command.EveryShard && (c.Response != command.ResponseSpecial || name == "info"):
 		// A whole-keyspace command (FLUSHALL, DBSIZE, KEYS, CONFIG SET, INFO...): every
-		// server's part, merged as one Redis would answer, as middleware/fanout does
-		// for the shared connections; it touches the WATCHed keys of every server.
+		// server's part, merged as one Redis would answer, as the router's fan-out
+		// does for the shared connections; it touches the WATCHed keys of every server.
 		var conns []Dedicated
 		for _, s := range p.cfg.All() {
 			conns = append(conns, p.conn(s))

@@ -7,9 +7,9 @@ import (
 )
 
 // Sharded is implemented by backends that spread keys over several shards: a Redis
-// Cluster's primaries, a ketama shard set. Fan-out middleware uses it to split
-// multi-key commands by shard and to send whole-keyspace commands (KEYS, SCAN, DBSIZE)
-// to every shard. A backend that does not implement it is one shard. It is optional:
+// Cluster's primaries, a ketama shard set. The router's fan-out (router.WithFanout)
+// uses it to split multi-key commands by shard and to send whole-keyspace commands
+// (KEYS, SCAN, DBSIZE) to every shard. A backend that does not implement it is one shard. It is optional:
 // find it by type assertion.
 type Sharded interface {
 	Backend

@@ -180,7 +180,7 @@ func mget(n int) resp.Command {
 	return resp.NewCommand(args...)
 }
 
-// BenchmarkSplit splits MGET of 10 keys, as a fan-out middleware does for each such
+// BenchmarkSplit splits MGET of 10 keys, as the router's fan-out does for each such
 // command: over a shard set of 3 servers (group = server) and over a cluster of 3
 // primaries (group = hash slot, so up to 10 parts).
 func BenchmarkSplit(b *testing.B) {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/redchain/redchain/backend"
 	redisbackend "github.com/redchain/redchain/backend/redis"
+	"github.com/redchain/redchain/backend/shard"
+	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
@@ -37,6 +39,31 @@ func benchmarkProxy(b *testing.B, depth int) {
 func BenchmarkProxyGET(b *testing.B)           { benchmarkProxy(b, 1) }
 func BenchmarkProxyGETPipeline16(b *testing.B) { benchmarkProxy(b, 16) }
 
+// BenchmarkProxyGETShard is BenchmarkProxyGET through a shard set of one server
+// (backend/shard), without the fan-out and with it: what the fan-out costs a command it
+// leaves whole, on a client's session.
+func BenchmarkProxyGETShard(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		opts []router.Option
+	}{{"plain", nil}, {"fanout", []router.Option{router.WithFanout(router.FanoutConfig{})}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := redistest.Start(b)
+			if err := s.Client().Set(b.Context(), "k", "value", 0).Err(); err != nil {
+				b.Fatal(err)
+			}
+			be, err := shard.New(shard.Config{Servers: []shard.Server{{Addr: s.Addr()}}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { be.Close() })
+			srv := proxytest.NewServer(b, router.New(be, bc.opts...), proxy.WithEventLoops(1))
+			req := []byte("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
+			proxytest.Pipeline(b, srv.Addr(), req, 1, len("$5\r\nvalue\r\n"))
+		})
+	}
+}
+
 // nopWriter takes a reply and drops it.
 type nopWriter struct{}
 
@@ -52,6 +79,41 @@ func BenchmarkRoute(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		f.ServeRESP(ctx, nopWriter{}, req)
+	}
+}
+
+// okShards is a sharded backend of three shards that answers +OK at once.
+type okShards struct{}
+
+func (okShards) Shards() int { return 3 }
+func (okShards) Locate(key []byte) (group, shard int) {
+	s := int(command.Slot(key))
+	return s, s % 3
+}
+func (okShards) Send(_ context.Context, _ resp.Command, done func(resp.Value, error)) {
+	done(resp.OK, nil)
+}
+func (okShards) SendShard(_ context.Context, _ int, _ resp.Command, done func(resp.Value, error)) {
+	done(resp.OK, nil)
+}
+func (okShards) Close() error { return nil }
+
+// BenchmarkRouteFanout is BenchmarkRoute over a sharded backend, without the fan-out
+// and with it: what the fan-out costs a command it leaves whole.
+func BenchmarkRouteFanout(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		opts []router.Option
+	}{{"off", nil}, {"on", []router.Option{router.WithFanout(router.FanoutConfig{})}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			f := router.New(okShards{}, bc.opts...)
+			req := proxy.NewRequest(resp.NewCommand("GET", "k"))
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				f.ServeRESP(ctx, nopWriter{}, req)
+			}
+		})
 	}
 }
 

@@ -631,8 +631,9 @@ var (
 )
 
 // standaloneInfo presents the INFO reply of one server of a sharded backend as that of
-// a standalone Redis (command.MergeInfo of one part): where middleware/fanout does not
-// merge every shard's, a client still never reads "redis_mode:cluster".
+// a standalone Redis (command.MergeInfo of one part): where the fan-out does not merge
+// every shard's (it is off, or the client holds state on a dedicated connection), a
+// client still never reads "redis_mode:cluster".
 func standaloneInfo(w proxy.ReplyWriter) proxy.ReplyWriter {
 	return proxy.WriterFunc(func(v resp.Value) bool {
 		return w.WriteReply(command.MergeInfo([]resp.Value{v}))

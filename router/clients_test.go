@@ -273,9 +273,10 @@ func TestAuthToServerUsers(t *testing.T) {
 	})
 }
 
-// TestSharedLaneAfterServerLogin checks that a middleware that sends commands to the
-// backend itself (router.SharedLane, fan-out) leaves a client logged in to one of the
-// server's users to the router: what it sends would run as the proxy's user.
+// TestSharedLaneAfterServerLogin checks that the fan-out, which sends commands to the
+// backend itself when the session's lane lets it (router.SharedLane, of export_test.go),
+// leaves a client logged in to one of the server's users to the router: what it sent
+// would run as the proxy's user.
 func TestSharedLaneAfterServerLogin(t *testing.T) {
 	s := redistest.Start(t, redistest.Args("--user", "bob", "on", ">bobpw", "~*", "+@all"))
 	lanes := make(chan bool, 2)

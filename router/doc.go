@@ -68,6 +68,26 @@
 // time does (EXEC answers EXECABORT), and an EXEC or DISCARD a middleware answered ends
 // it on the server too.
 //
+// # Fan-out
+//
+// With [WithFanout], the router makes a sharded backend (backend.Sharded: backend/cluster,
+// backend/shard) answer like one Redis: a multi-key command whose keys live in several
+// groups (MGET, MSET, DEL, UNLINK, EXISTS, TOUCH) is split by group and the parts'
+// replies merged; whole-keyspace commands (KEYS, SCAN, DBSIZE, FLUSHALL, SCRIPT LOAD,
+// INFO, PUBSUB CHANNELS...) go to every shard and are merged; other commands whose keys
+// span groups get -CROSSSLOT; FanoutConfig.MaxShards caps the shards one command may
+// touch. A client that holds state on a dedicated connection has its commands sent
+// whole, and the parts of a split command go over the shared connections with the
+// client's session and protocol, after its earlier commands, so that they do not
+// overtake them. FANOUT.md lists each command's merge and the known gaps.
+//
+// Fan-out is part of the terminal because it must be: it hashes the keys the
+// middleware in front made final, and it acts on what the router keeps of each client
+// (which connections its commands may take now). It was a middleware,
+// middleware/fanout, that had to sit last and changed that state through
+// router.SharedLane; both are gone, and nothing outside the router can reach a
+// client's session.
+//
 // # Streams and the proxy's clients
 //
 // MONITOR, SYNC and PSYNC make the client's connection a stream of a server connection
@@ -80,5 +100,6 @@
 // # Threading
 //
 // A Forward is safe for concurrent use. Its ServeRESP runs on the client connection's
-// event loop and never blocks; replies are written from the backend's goroutines.
+// event loop and never blocks; replies are written from the backend's goroutines (a
+// split command's merged reply from the goroutine of its last part's reply).
 package router

@@ -2,18 +2,21 @@ package router
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/resp"
+	"github.com/redchain/redchain/router/internal/fanout"
 )
 
 // Forward is the terminal handler that sends every command to one backend.
 type Forward struct {
 	backends
-	users   backend.Users // nil when b cannot log in as the server's users
-	clients clients       // the sessions, by client ID
+	users   backend.Users  // nil when b cannot log in as the server's users
+	clients clients        // the sessions, by client ID
+	fan     *fanout.Fanout // nil: no fan-out (not asked for, or b is not sharded)
 }
 
 // backends is where commands go: the Forward's backend, or, for a session that logged
@@ -32,13 +35,48 @@ func backendsOf(b backend.Backend) backends {
 	return bs
 }
 
-// New returns a Forward that sends commands to b. When b is a backend.Dedicator,
-// clients may use transactions, blocking commands, pub/sub and SELECT: see the package
-// doc.
-func New(b backend.Backend) *Forward {
+// New returns a Forward that sends commands to b, configured by opts. When b is a
+// backend.Dedicator, clients may use transactions, blocking commands, pub/sub and
+// SELECT: see the package doc.
+func New(b backend.Backend, opts ...Option) *Forward {
 	f := &Forward{backends: backendsOf(b)}
 	f.users, _ = b.(backend.Users)
+	for _, o := range opts {
+		o(f)
+	}
 	return f
+}
+
+// An Option configures a Forward (New).
+type Option func(*Forward)
+
+// FanoutConfig configures the fan-out (WithFanout). The zero value splits without a
+// cap.
+type FanoutConfig struct {
+	// MaxShards is the most shards one command may be sent to at once; a command that
+	// would touch more is refused with "-ERR redchain: MGET spans 5 shards, more than
+	// max-shards 3". 0 means no cap. SCAN, which asks one shard per call, is never
+	// refused; RANDOMKEY tries at most MaxShards shards.
+	MaxShards int
+}
+
+// WithFanout makes a sharded backend (backend.Sharded: backend/cluster, backend/shard)
+// answer like one Redis: multi-key commands (MGET, MSET, DEL, UNLINK, EXISTS, TOUCH)
+// whose keys live in several groups are split by group and their replies merged;
+// whole-keyspace commands (KEYS, SCAN, DBSIZE, FLUSHALL, INFO, PUBSUB CHANNELS...) go to
+// every shard and are merged; other commands whose keys span groups get -CROSSSLOT.
+// Commands of a client that holds state on a dedicated connection (a transaction, a
+// subscription...) are left whole. See FANOUT.md for each command. In front of a
+// backend that is not sharded it does nothing. It panics if cfg.MaxShards is negative.
+func WithFanout(cfg FanoutConfig) Option {
+	if cfg.MaxShards < 0 {
+		panic(fmt.Sprintf("router: FanoutConfig.MaxShards %d: want 0 (no cap) or more", cfg.MaxShards))
+	}
+	return func(f *Forward) {
+		if s, ok := f.b.(backend.Sharded); ok {
+			f.fan = fanout.New(s, cfg.MaxShards)
+		}
+	}
 }
 
 // ObserveConn makes each client connection a backend session, and tells the backend
@@ -70,6 +108,9 @@ func (f *Forward) ServeRESP(ctx context.Context, w proxy.ReplyWriter, req *proxy
 		w.WriteReply(refusal)
 		return
 	}
+	if f.fan != nil && f.fan.Serve(ctx, w, req, c, noSession{}) {
+		return
+	}
 	switch c.ClassOf(args) {
 	case command.Shared, command.EveryShard:
 		f.b.Send(ctx, req.Command(), proxy.Callback(w))
@@ -91,7 +132,15 @@ func (f *Forward) ServeRESP(ctx context.Context, w proxy.ReplyWriter, req *proxy
 	}
 }
 
+// noSession is the fan-out's lane of a request without a connection: the shared
+// connections, always.
+type noSession struct{}
+
+func (noSession) Shared(ctx context.Context) (context.Context, bool) { return ctx, true }
+
 var (
 	_ proxy.Handler      = (*Forward)(nil)
 	_ proxy.ConnObserver = (*Forward)(nil)
+	_ fanout.Lane        = (*session)(nil)
+	_ fanout.Lane        = noSession{}
 )

@@ -99,40 +99,28 @@ type parked struct {
 
 var sessions = proxy.NewConnKey[*session]()
 
-// Stateful reports whether client connection c is in a state bound to one server
-// connection: a transaction, WATCHed keys, subscriptions, a database other than 0, state
-// the proxy does not follow. Middleware that split commands across shards (fan-out)
-// must then leave them whole. Loop-only.
-func Stateful(c *proxy.Conn) bool {
-	if c == nil {
-		return false
-	}
-	s := sessions.Get(c)
-	return s != nil && s.dc != nil && !s.clean()
+// bound reports whether the session is in a state bound to its dedicated connection: a
+// transaction, WATCHed keys, subscriptions, a database other than 0, state the proxy
+// does not follow. The fan-out then leaves its commands whole.
+func (s *session) bound() bool {
+	return s.dc != nil && !s.clean()
 }
 
-// SharedLane prepares client connection c for commands that a middleware sends to the
-// backend itself, around Forward: the parts of a split command, the requests of a
-// whole-keyspace one (middleware/fanout). It reports false when c's commands must go
-// through Forward now: c holds state on a dedicated server connection (a transaction, a
-// subscription, a database other than 0), or that connection still owes replies (a
-// blocking command, an EXEC in flight), which a command sent elsewhere could overtake,
-// or c logged in to one of the server's users (its commands must run as that user, not
-// as the middleware's backend logs in).
-// Otherwise it gives back a dedicated connection c no longer needs, as Forward would,
-// counts what follows as sent on the backend's shared connections (so that a later move
-// to a dedicated connection first waits for their replies), and returns ctx with c's
-// protocol (backend.WithProtocol for a RESP3 client, whose commands travel over RESP3
-// connections: a part sent over a RESP2 one could overtake the client's earlier
-// commands). A nil c, or one that no Forward serves, gets ctx and true. Loop-only.
-func SharedLane(ctx context.Context, c *proxy.Conn) (context.Context, bool) {
-	if c == nil {
-		return ctx, true
-	}
-	s := sessions.Get(c)
-	if s == nil {
-		return ctx, true
-	}
+// Shared is the session's fan-out lane (fanout.Lane): it prepares the session for
+// commands that the fan-out sends to the backend itself, the parts of a split command
+// or the requests of a whole-keyspace one. It reports false when the client's commands
+// must go the router's way now: a command of the client is parked, or its dedicated
+// connection holds state or still owes replies (a blocking command, an EXEC in flight),
+// which a command sent elsewhere could overtake, or its shared connections of scripts
+// owe replies, or the client logged in to one of the server's users (its commands must
+// run as that user, not as the fan-out's backend logs in). Otherwise it gives back a
+// dedicated connection the client no longer needs, as route would, counts what follows
+// as sent on the shared connections (so that a later move to a dedicated connection
+// first waits for their replies), and returns ctx with the client's protocol
+// (backend.WithProtocol for a RESP3 client, whose commands travel over RESP3
+// connections: a part sent over a RESP2 one could overtake its earlier commands).
+// Loop-only.
+func (s *session) Shared(ctx context.Context) (context.Context, bool) {
 	if s.parked != nil || s.viaServer || s.dc != nil && (!s.clean() || s.dcBusy.Load() > 0) ||
 		s.scripts && s.scriptsBusy.Load() > 0 {
 		return ctx, false
@@ -279,6 +267,9 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 	s.last = c
 	if s.proto == 2 && s.dc != nil && s.dc.Subscriptions() > 0 && !c.AllowedSubscribed() {
 		w.WriteReply(resp.Error("ERR", fmt.Sprintf("Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", c.Name)))
+		return
+	}
+	if s.f.fan != nil && !s.bound() && s.f.fan.Serve(ctx, w, req, c, s) {
 		return
 	}
 	if c == infoCommand {

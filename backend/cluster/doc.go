@@ -15,7 +15,7 @@
 //     replicas for read-only commands.
 //   - Keys in different slots: -CROSSSLOT Keys in request don't hash to the same slot,
 //     Redis's own reply; the command is not sent. Splitting multi-key commands by slot
-//     is the fan-out middleware's job, in front of this backend, with the
+//     is the job of the router's fan-out (router.WithFanout), with the
 //     [backend.Sharded] methods ([Backend.Locate], [Backend.Shards], [Backend.SendShard]).
 //   - No key (PING, INFO, SCAN, an unknown command): the primary of shard
 //     session % Shards(), so that a client connection's keyless commands (a SCAN and its

@@ -13,21 +13,20 @@
 //   - No key (PING, ECHO, INFO, DBSIZE, KEYS, SCAN, FLUSHALL, EVAL with no keys, ...):
 //     the first server of Config.Servers. Commands that should see every server (KEYS,
 //     SCAN, DBSIZE, FLUSHALL) therefore see the first one only: running them on each
-//     server and merging is the fanout middleware's job, in front of this backend.
+//     server and merging is the job of the router's fan-out (router.WithFanout).
 //   - Keys on different servers: a -CROSSSLOT error reply; the command is not sent.
-//     Splitting MSET, DEL, MGET and their kin by server is the fanout middleware's job too.
+//     Splitting MSET, DEL, MGET and their kin by server is the fan-out's job too.
 //   - A command not in the command table (a module's, a typo): an -ERR reply, not sent.
 //     Its keys cannot be found, and sending it to some server could act on a key that
 //     lives on another one, a silent wrong answer.
 //
 // The backend is a [backend.Sharded] of Shards() = len(Config.Servers) shards: Locate
 // gives a key's server as both its group and its shard, and SendShard sends a command
-// to one server by its index, whatever its keys. That is what the fanout middleware
-// (middleware/fanout) splits multi-key commands and runs whole-keyspace commands with:
+// to one server by its index, whatever its keys. That is what the router's fan-out
+// (router.WithFanout) splits multi-key commands and runs whole-keyspace commands with:
 //
 //	b, _ := shard.New(cfg)
-//	fo, _ := fanout.New(b, fanout.Config{MaxShards: 8})
-//	h := proxy.Chain(router.New(b), fo)
+//	h := router.New(b, router.WithFanout(router.FanoutConfig{MaxShards: 8}))
 //
 // Commands the server backends refuse on shared connections (MULTI, SUBSCRIBE, blocking
 // commands, ...) get the same error replies as from backend/redis; the proxy's router

@@ -23,8 +23,6 @@ import (
 	"github.com/redchain/redchain/backend/cluster"
 	"github.com/redchain/redchain/backend/redis"
 	"github.com/redchain/redchain/cli"
-	"github.com/redchain/redchain/middleware/fanout"
-	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/router"
 )
 
@@ -49,7 +47,7 @@ func parse(args []string, logOut io.Writer) (cli.Flags, options, error) {
 	addrMap := fs.String("addr-map", "", "comma-separated FROM=TO: dial TO for a node that announces FROM (host:port each)")
 	allow := fs.String("allow", "", "comma-separated host:port or host:* the proxy may dial (empty: any)")
 	readFrom := fs.String("read-from", "primary", "where read-only commands go: primary or replica")
-	maxShards := fs.Int("max-shards", 0, "most shards one command may touch; wider ones are refused by middleware/fanout (0: no cap)")
+	maxShards := fs.Int("max-shards", 0, "most shards one command may touch; wider ones are refused (router.WithFanout; 0: no cap)")
 	if err := fs.Parse(args); err != nil {
 		return common, options{}, err
 	}
@@ -108,11 +106,8 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(net.Ad
 	defer app.Close() // closes b, after Serve has stopped the server
 	app.Log.Info("cluster proxy", "seeds", strings.Join(o.seeds, ","), "shards", b.Shards(),
 		"read_from", o.readFrom, "addr_map", len(o.addrMap), "allow", strings.Join(o.allow, ","))
-	fo, err := fanout.New(b, fanout.Config{MaxShards: o.maxShards})
-	if err != nil {
-		return err
-	}
-	return app.Serve(ctx, app.NewServer(proxy.Chain(router.New(b), fo)), ready)
+	h := router.New(b, router.WithFanout(router.FanoutConfig{MaxShards: o.maxShards}))
+	return app.Serve(ctx, app.NewServer(h), ready)
 }
 
 // split splits a comma-separated list, dropping blanks around the items.

@@ -51,7 +51,7 @@ func TestClusterProxy(t *testing.T) {
 					t.Fatalf("GET = %d, %v", v, err)
 				}
 			}
-			// fanout splits a cross-slot MSET and MGET; MSETNX cannot be split.
+			// The fan-out splits a cross-slot MSET and MGET; MSETNX cannot be split.
 			k1, k2 := redistest.KeyInSlot(0), redistest.KeyInSlot(9000)
 			if err := p.MSet(ctx, k1, 1, k2, 2).Err(); err != nil {
 				t.Fatalf("cross-slot MSET: %v", err)

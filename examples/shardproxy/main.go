@@ -1,7 +1,7 @@
 // Command shardproxy is a proxy in front of several independent Redis servers that spreads
 // keys over them by consistent hashing (ketama, placing keys where twemproxy does), and
 // makes them answer like one Redis: MGET, MSET, DEL and their kin are split by server and
-// merged, KEYS, SCAN, DBSIZE and FLUSHALL run on every server (middleware/fanout).
+// merged, KEYS, SCAN, DBSIZE and FLUSHALL run on every server (router.WithFanout).
 //
 //	go run ./examples/shardproxy                    # three embedded Redis, for trying it out
 //	go run ./examples/shardproxy -shards 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003
@@ -26,8 +26,6 @@ import (
 	"github.com/redchain/redchain/backend/redis"
 	"github.com/redchain/redchain/backend/shard"
 	"github.com/redchain/redchain/cli"
-	"github.com/redchain/redchain/middleware/fanout"
-	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/router"
 )
 
@@ -117,9 +115,6 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(net.Ad
 	}
 	app.Log.Info("shard proxy", "servers", strings.Join(addrs, ","), "shards", b.Shards(), "max_shards", o.maxShards)
 
-	fo, err := fanout.New(b, fanout.Config{MaxShards: o.maxShards})
-	if err != nil {
-		return err
-	}
-	return app.Serve(ctx, app.NewServer(proxy.Chain(router.New(b), fo)), ready)
+	h := router.New(b, router.WithFanout(router.FanoutConfig{MaxShards: o.maxShards}))
+	return app.Serve(ctx, app.NewServer(h), ready)
 }

@@ -5,7 +5,7 @@
 // See README.md for the rules.
 //
 // It belongs after auth and ratelimit (a namespace may depend on the authenticated
-// user) and before fanout and the router (keys must be final before they are hashed).
+// user) and before the router (keys must be final before its fan-out hashes them).
 //
 // # Threading
 //

@@ -3,7 +3,6 @@ package fanout
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -13,50 +12,36 @@ import (
 	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/resp"
-	"github.com/redchain/redchain/router"
 )
 
-// Config configures a Fanout. The zero value splits without a cap.
-type Config struct {
-	// MaxShards is the most shards one command may be sent to at once; a command that
-	// would touch more is refused with "-ERR redchain: MGET spans 5 shards, more than
-	// max-shards 3". 0 means no cap. SCAN, which asks one shard per call, is never
-	// refused; RANDOMKEY tries at most MaxShards shards.
-	MaxShards int
+// Lane is the router's say over a client's commands that the fan-out sends to the
+// backend itself, around the router's lanes (the router's session of the client
+// implements it).
+type Lane interface {
+	// Shared reports whether the client's commands may go to the backend's shared
+	// connections now, and returns the ctx to send them with (the client's protocol).
+	// When it reports false the command must take the router's way, whole.
+	Shared(ctx context.Context) (context.Context, bool)
 }
 
-// Fanout is the middleware. It is safe for concurrent use by every connection of a
-// server; see the package doc.
+// Fanout splits, spreads and refuses commands for one sharded backend. It is safe for
+// concurrent use by every connection of a server; see the package doc.
 type Fanout struct {
-	b       backend.Backend
-	sharded backend.Sharded // nil: one shard, nothing to do
+	sharded backend.Sharded
 	locate  func([]byte) (group, shard int)
 	max     int
 	plans   sync.Pool // *command.Plan
 }
 
-var _ proxy.Middleware = (*Fanout)(nil)
-
-// New returns the middleware for b, the backend the router after it sends to. When b
-// implements backend.Sharded, commands are split and merged by its shards; otherwise b
-// is one shard and every command passes through untouched. New refuses a nil b and a
-// negative MaxShards.
-func New(b backend.Backend, cfg Config) (*Fanout, error) {
-	if b == nil {
-		return nil, errors.New("fanout: nil backend")
-	}
-	if cfg.MaxShards < 0 {
-		return nil, fmt.Errorf("fanout: Config.MaxShards %d: want 0 (no cap) or more", cfg.MaxShards)
-	}
-	f := &Fanout{b: b, max: cfg.MaxShards}
-	if s, ok := b.(backend.Sharded); ok {
-		f.sharded, f.locate = s, s.Locate
-	}
+// New returns the fan-out of b. maxShards is the most shards one command may be sent to
+// at once (0: no cap; the router refuses a negative one).
+func New(b backend.Sharded, maxShards int) *Fanout {
+	f := &Fanout{sharded: b, locate: b.Locate, max: maxShards}
 	f.plans.New = func() any { return new(command.Plan) }
-	return f, nil
+	return f
 }
 
-// Replies of the middleware's own.
+// Replies of the fan-out's own.
 var (
 	crossSlot  = resp.Error("CROSSSLOT", "Keys in request don't hash to the same slot")
 	unexpected = resp.Error("ERR", "redchain: unexpected reply from a shard")
@@ -70,52 +55,44 @@ const (
 	maxScanShards = 1 << scanShardBits
 )
 
-// ServeRESP splits, spreads or refuses the command as the package doc says, or passes it
-// on untouched; that last path allocates nothing.
-func (f *Fanout) ServeRESP(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler) {
-	if f.sharded == nil {
-		next.ServeRESP(ctx, w, req)
-		return
-	}
-	if c := req.Conn(); c != nil && router.Stateful(c) {
-		next.ServeRESP(ctx, w, req)
-		return
-	}
+// Serve splits, spreads or refuses req, whose command is c (as command.Check found
+// it), as the package doc says, and reports true: it has answered req or will. It
+// reports false when req is to go on whole, as the router sends it; that path
+// allocates nothing.
+func (f *Fanout) Serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, c *command.Info, lane Lane) bool {
 	args := req.Args()
-	c, ok := command.LookupArgs(args)
 	switch {
-	case !ok:
 	case c.Request == command.MultiShard:
-		f.split(ctx, w, req, next)
-		return
+		return f.split(ctx, w, req, lane)
 	case c.ClassOf(args) == command.EveryShard:
 		if special, ok := specials[c.Name]; ok {
-			special(f, ctx, w, req, next)
-			return
+			return special(f, ctx, w, req, lane)
 		}
 		if c.Response != command.ResponseSpecial {
-			f.everyShard(ctx, w, req, next, func(parts []resp.Value) resp.Value {
+			return f.everyShard(ctx, w, req, lane, func(parts []resp.Value) resp.Value {
 				return command.MergeReplies(c.Response, parts)
 			}, false)
-			return
 		}
 		// A merge of its own that is not written yet (INFO, MEMORY STATS...): one shard
 		// answers, as the router sends it.
 	}
 	if !f.oneGroup(args) {
 		w.WriteReply(crossSlot)
-		return
+		return true
 	}
-	next.ServeRESP(ctx, w, req)
+	return false
 }
 
+// special is the Serve of a whole-keyspace command with a policy of its own.
+type special func(f *Fanout, ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, lane Lane) bool
+
 // specials are the whole-keyspace commands with a policy of their own.
-var specials = map[string]func(f *Fanout, ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler){
+var specials = map[string]special{
 	"scan":      (*Fanout).scan,
 	"randomkey": (*Fanout).randomKey,
-	"info": func(f *Fanout, ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler) {
+	"info": func(f *Fanout, ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, lane Lane) bool {
 		// Merged even from one shard: a one-node cluster presents itself standalone too.
-		f.everyShard(ctx, w, req, next, command.MergeInfo, true)
+		return f.everyShard(ctx, w, req, lane, command.MergeInfo, true)
 	},
 	"pubsub|channels":      merged(command.MergeSet),
 	"pubsub|shardchannels": merged(command.MergeSet),
@@ -127,9 +104,9 @@ var specials = map[string]func(f *Fanout, ctx context.Context, w proxy.ReplyWrit
 }
 
 // merged is the special of a command sent to every shard and merged by merge.
-func merged(merge func([]resp.Value) resp.Value) func(f *Fanout, ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler) {
-	return func(f *Fanout, ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler) {
-		f.everyShard(ctx, w, req, next, merge, false)
+func merged(merge func([]resp.Value) resp.Value) special {
+	return func(f *Fanout, ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, lane Lane) bool {
+		return f.everyShard(ctx, w, req, lane, merge, false)
 	}
 }
 
@@ -165,9 +142,9 @@ func (f *Fanout) tooWide(name []byte, shards int) resp.Value {
 		bytes.ToUpper(name), shards, f.max))
 }
 
-// split splits a multi-key command (MGET, MSET, DEL...) by group, or passes it on when
-// its keys share one.
-func (f *Fanout) split(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler) {
+// split splits a multi-key command (MGET, MSET, DEL...) by group, or leaves it whole
+// when its keys share one.
+func (f *Fanout) split(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, lane Lane) bool {
 	// Most multi-key commands of a well-designed application use hash tags: find out
 	// before taking a plan, stopping at the first key of another group.
 	args := req.Args()
@@ -183,25 +160,22 @@ func (f *Fanout) split(ctx context.Context, w proxy.ReplyWriter, req *proxy.Requ
 		}
 	}
 	if one {
-		next.ServeRESP(ctx, w, req)
-		return
+		return false
 	}
-	sctx, ok := router.SharedLane(ctx, req.Conn())
+	sctx, ok := lane.Shared(ctx)
 	if !ok {
-		next.ServeRESP(ctx, w, req)
-		return
+		return false
 	}
 	p := f.plans.Get().(*command.Plan)
 	if !command.Split(req.Command(), f.locate, p) || len(p.Parts) == 1 {
 		f.plans.Put(p)
-		next.ServeRESP(ctx, w, req)
-		return
+		return false
 	}
 	if f.max > 0 && p.Shards > f.max {
 		shards := p.Shards
 		f.plans.Put(p)
 		w.WriteReply(f.tooWide(req.Name(), shards))
-		return
+		return true
 	}
 	var merge func([]resp.Value) resp.Value
 	if p.Response == command.ResponseDefault {
@@ -212,9 +186,10 @@ func (f *Fanout) split(ctx context.Context, w proxy.ReplyWriter, req *proxy.Requ
 	}
 	ws := proxy.Gather(w, len(p.Parts), merge)
 	for i := range p.Parts {
-		f.b.Send(sctx, p.Parts[i].Cmd, proxy.Callback(ws[i]))
+		f.sharded.Send(sctx, p.Parts[i].Cmd, proxy.Callback(ws[i]))
 	}
 	f.plans.Put(p)
+	return true
 }
 
 // keysMerge returns the merge of an MGET split by p: each part's values go back to their
@@ -264,56 +239,54 @@ func decode(v resp.Value) (d, bad resp.Value) {
 // everyShard sends the command to every shard and merges their replies, unless that is
 // more shards than MaxShards allows. The reply of a single shard is merged only when
 // mergeOne is set.
-func (f *Fanout) everyShard(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler, merge func([]resp.Value) resp.Value, mergeOne bool) {
-	ctx, ok := router.SharedLane(ctx, req.Conn())
+func (f *Fanout) everyShard(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, lane Lane, merge func([]resp.Value) resp.Value, mergeOne bool) bool {
+	ctx, ok := lane.Shared(ctx)
 	if !ok {
-		next.ServeRESP(ctx, w, req)
-		return
+		return false
 	}
 	n := f.sharded.Shards()
 	if f.max > 0 && n > f.max {
 		w.WriteReply(f.tooWide(req.Name(), n))
-		return
+		return true
 	}
 	cmd := req.Command()
 	if n == 1 && !mergeOne {
 		f.sharded.SendShard(ctx, 0, cmd, proxy.Callback(w))
-		return
+		return true
 	}
 	ws := proxy.Gather(w, n, merge)
 	for i, pw := range ws {
 		f.sharded.SendShard(ctx, i, cmd, proxy.Callback(pw))
 	}
+	return true
 }
 
 // scan runs SCAN on one shard at a time. The client's cursor holds the shard in its low
 // bits and that shard's own cursor above them; when a shard's scan ends, the cursor
 // moves to the next shard, and 0 comes back after the last one.
-func (f *Fanout) scan(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler) {
+func (f *Fanout) scan(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, lane Lane) bool {
 	args := req.Args()
 	if len(args) < 2 {
-		next.ServeRESP(ctx, w, req) // the shard gives Redis's arity error
-		return
+		return false // the shard gives Redis's arity error
 	}
 	n := f.sharded.Shards()
 	if n > maxScanShards {
 		w.WriteReply(resp.Error("ERR", fmt.Sprintf("redchain: SCAN over %d shards, more than %d", n, maxScanShards)))
-		return
+		return true
 	}
 	cur, err := strconv.ParseUint(string(args[1]), 10, 64)
 	if err != nil {
 		w.WriteReply(badCursor)
-		return
+		return true
 	}
-	ctx, ok := router.SharedLane(ctx, req.Conn())
+	ctx, ok := lane.Shared(ctx)
 	if !ok {
-		next.ServeRESP(ctx, w, req)
-		return
+		return false
 	}
 	shard := int(cur & (maxScanShards - 1))
 	if shard >= n {
 		w.WriteReply(badCursor)
-		return
+		return true
 	}
 	cmd := resp.Command{Args: make([][]byte, len(args))}
 	copy(cmd.Args, args)
@@ -325,6 +298,7 @@ func (f *Fanout) scan(ctx context.Context, w proxy.ReplyWriter, req *proxy.Reque
 		}
 		w.WriteReply(scanReply(v, shard, n))
 	})
+	return true
 }
 
 // scanReply turns shard's SCAN reply v into the client's, its cursor encoding the shard.
@@ -356,11 +330,10 @@ func scanReply(v resp.Value, shard, n int) resp.Value {
 
 // randomKey asks a random shard for a key, then the next ones while they answer nil, up
 // to every shard (or MaxShards of them).
-func (f *Fanout) randomKey(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, next proxy.Handler) {
-	ctx, ok := router.SharedLane(ctx, req.Conn())
+func (f *Fanout) randomKey(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, lane Lane) bool {
+	ctx, ok := lane.Shared(ctx)
 	if !ok {
-		next.ServeRESP(ctx, w, req)
-		return
+		return false
 	}
 	n := max(f.sharded.Shards(), 1)
 	tries := n
@@ -385,4 +358,5 @@ func (f *Fanout) randomKey(ctx context.Context, w proxy.ReplyWriter, req *proxy.
 		})
 	}
 	try(0)
+	return true
 }

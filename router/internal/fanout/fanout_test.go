@@ -10,10 +10,10 @@ import (
 	"testing"
 
 	"github.com/redchain/redchain/backend"
-	"github.com/redchain/redchain/middleware/fanout"
+	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/proxy"
-	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
+	"github.com/redchain/redchain/router/internal/fanout"
 )
 
 // keysIn returns n keys, the i-th on shard i % shards, in groups of their own as far as
@@ -46,55 +46,9 @@ func bulkArray(vals ...string) string {
 	return b.String()
 }
 
-func TestNewValidates(t *testing.T) {
-	t.Parallel()
-	if _, err := fanout.New(nil, fanout.Config{}); err == nil || !strings.HasPrefix(err.Error(), "fanout: ") {
-		t.Errorf("New(nil) = %v, want an error", err)
-	}
-	if _, err := fanout.New(newFake(t, 1, serverLocate(1)), fanout.Config{MaxShards: -1}); err == nil || !strings.Contains(err.Error(), "MaxShards") {
-		t.Errorf("New with MaxShards -1 = %v, want an error", err)
-	}
-}
-
-// TestOneShardPassesEverything: in front of a backend that is not sharded every command
-// goes on untouched, KEYS and SCAN included: a single node is one shard.
-func TestOneShardPassesEverything(t *testing.T) {
-	t.Parallel()
-	var sent []string
-	b := backend.Func(func(_ context.Context, cmd resp.Command, done func(resp.Value, error)) {
-		sent = append(sent, cmd.String())
-		done(resp.OK, nil)
-	})
-	fo, err := fanout.New(b, fanout.Config{MaxShards: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	term := &terminal{b: b}
-	h := proxy.Chain(term, fo)
-	cmds := [][]string{
-		{"MGET", "a", "b", "c"}, {"KEYS", "*"}, {"SCAN", "0"}, {"DBSIZE"}, {"FLUSHALL"},
-		{"MSETNX", "a", "1", "b", "2"}, {"RANDOMKEY"}, {"SCRIPT", "LOAD", "return 1"},
-	}
-	for _, args := range cmds {
-		var rec proxytest.Recorder
-		h.ServeRESP(context.Background(), &rec, proxy.NewRequest(resp.NewCommand(args...)))
-		if got := rec.Replies(); len(got) != 1 || got[0].String() != resp.OK.String() {
-			t.Errorf("%q: replies %v", args, got)
-		}
-	}
-	if got := term.take(); len(got) != len(cmds) || len(sent) != len(cmds) {
-		t.Fatalf("terminal got %q, backend %q; want every command once", got, sent)
-	}
-	for i, args := range cmds {
-		if want := resp.NewCommand(args...).String(); sent[i] != want {
-			t.Errorf("sent %s, want %s untouched", sent[i], want)
-		}
-	}
-}
-
 func TestPassThrough(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, newFake(t, 3, slotLocate(3)), fanout.Config{MaxShards: 1})
+	r := newRig(t, newFake(t, 3, slotLocate(3)), 1)
 	for _, args := range [][]string{
 		{"SET", "a", "1"},
 		{"GET", "a"},
@@ -130,7 +84,7 @@ func TestSplitMerge(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			fake := newFake(t, 3, tc.locate)
-			r := newRig(t, fake, fanout.Config{})
+			r := newRig(t, fake, 0)
 			k := keysIn(3, 3, tc.locate)
 			a, b, c := k[0], k[1], k[2]
 
@@ -210,7 +164,7 @@ func TestPartFailures(t *testing.T) {
 			fake := newFake(t, 3, locate)
 			fake.async = true
 			tc.setup(fake)
-			r := newRig(t, fake, fanout.Config{})
+			r := newRig(t, fake, 0)
 			if got := r.do(t, tc.args...); got != tc.want {
 				t.Errorf("%q = %q, want %q", tc.args, got, tc.want)
 			}
@@ -223,7 +177,7 @@ func TestMaxShards(t *testing.T) {
 	locate := serverLocate(3)
 	k := keysIn(3, 3, locate)
 	fake := newFake(t, 3, locate)
-	r := newRig(t, fake, fanout.Config{MaxShards: 2})
+	r := newRig(t, fake, 2)
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -253,7 +207,7 @@ func TestCrossSlot(t *testing.T) {
 	t.Parallel()
 	locate := slotLocate(3)
 	k := keysIn(2, 3, locate)
-	r := newRig(t, newFake(t, 3, locate), fanout.Config{})
+	r := newRig(t, newFake(t, 3, locate), 0)
 	for _, args := range [][]string{
 		{"MSETNX", k[0], "1", k[1], "2"},
 		{"RENAME", k[0], k[1]},
@@ -277,7 +231,7 @@ func TestWholeKeyspace(t *testing.T) {
 	t.Parallel()
 	locate := serverLocate(3)
 	fake := newFake(t, 3, locate)
-	r := newRig(t, fake, fanout.Config{})
+	r := newRig(t, fake, 0)
 	keys := keysIn(9, 3, locate)
 	for _, k := range keys {
 		r.do(t, "SET", k, "v")
@@ -343,7 +297,7 @@ func TestRandomKey(t *testing.T) {
 	t.Parallel()
 	locate := serverLocate(3)
 	fake := newFake(t, 3, locate)
-	r := newRig(t, fake, fanout.Config{})
+	r := newRig(t, fake, 0)
 	if got := r.do(t, "RANDOMKEY"); got != "$-1\r\n" {
 		t.Errorf("RANDOMKEY of an empty keyspace = %q", got)
 	}
@@ -391,7 +345,7 @@ func TestScan(t *testing.T) {
 	t.Parallel()
 	locate := serverLocate(3)
 	fake := newFake(t, 3, locate)
-	r := newRig(t, fake, fanout.Config{})
+	r := newRig(t, fake, 0)
 	var all []string
 	for i := range 40 {
 		k := fmt.Sprintf("key:%d", i)
@@ -471,7 +425,7 @@ func TestConcurrentAsync(t *testing.T) {
 	locate := slotLocate(3)
 	fake := newFake(t, 3, locate)
 	fake.async = true
-	r := newRig(t, fake, fanout.Config{})
+	r := newRig(t, fake, 0)
 	keys := keysIn(12, 3, locate)
 	var args []string
 	for _, k := range keys {
@@ -500,24 +454,55 @@ func TestConcurrentAsync(t *testing.T) {
 	}
 }
 
-func TestConformance(t *testing.T) {
+// TestLaneClosed: while the router's lane is closed to the fan-out (the client's
+// commands must go the router's way now), split and whole-keyspace commands go on whole;
+// refusals that send nothing stay refusals.
+func TestLaneClosed(t *testing.T) {
 	t.Parallel()
-	fo, err := fanout.New(newFake(t, 3, slotLocate(3)), fanout.Config{MaxShards: 2})
-	if err != nil {
-		t.Fatal(err)
+	locate := serverLocate(3)
+	fake := newFake(t, 3, locate)
+	r := newRig(t, fake, 2)
+	r.lane.closed = true
+	k := keysIn(3, 3, locate)
+	for _, args := range [][]string{
+		{"MGET", k[0], k[1]},
+		{"DEL", k[0], k[1], k[2]},
+		{"KEYS", "*"},
+		{"DBSIZE"},
+		{"INFO"},
+		{"PUBSUB", "NUMPAT"},
+		{"SCAN", "0"},
+		{"RANDOMKEY"},
+	} {
+		r.do(t, args...)
+		if got := r.term.take(); len(got) != 1 || got[0] != resp.NewCommand(args...).String() {
+			t.Errorf("%q with the lane closed: the terminal got %q, want it whole", args, got)
+		}
 	}
-	proxytest.Conformance(t, proxytest.Suite{Middleware: fo})
+	if r.lane.asked != 8 {
+		t.Errorf("the lane was asked %d times, want once per command", r.lane.asked)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"MSETNX", k[0], "1", k[1], "2"}, "-CROSSSLOT Keys in request don't hash to the same slot\r\n"},
+		{[]string{"SCAN", "abc"}, "-ERR invalid cursor\r\n"},
+	} {
+		if got := r.do(t, tc.args...); got != tc.want {
+			t.Errorf("%q with the lane closed = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+	if got := r.term.take(); got != nil {
+		t.Errorf("refused commands reached the terminal: %q", got)
+	}
 }
 
 // TestPassThroughAllocs: a command that needs no splitting costs no allocation.
 func TestPassThroughAllocs(t *testing.T) {
-	fake := newFake(t, 3, slotLocate(3))
-	fo, err := fanout.New(fake, fanout.Config{MaxShards: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	next := proxy.HandlerFunc(func(_ context.Context, w proxy.ReplyWriter, _ *proxy.Request) { w.WriteReply(resp.OK) })
+	fo := fanout.New(newFake(t, 3, slotLocate(3)), 2)
 	var w nopWriter
+	var l lane
 	for _, args := range [][]string{
 		{"GET", "a"},
 		{"SET", "a", "1"},
@@ -526,9 +511,12 @@ func TestPassThroughAllocs(t *testing.T) {
 		{"PING"},
 	} {
 		req := proxy.NewRequest(resp.NewCommand(args...))
+		c, _ := command.LookupArgs(req.Args())
 		ctx := context.Background()
-		fo.ServeRESP(ctx, w, req, next)
-		if n := testing.AllocsPerRun(200, func() { fo.ServeRESP(ctx, w, req, next) }); n != 0 {
+		if fo.Serve(ctx, w, req, c, &l) {
+			t.Fatalf("%q: Serve took it, want it declined", args)
+		}
+		if n := testing.AllocsPerRun(200, func() { fo.Serve(ctx, w, req, c, &l) }); n != 0 {
 			t.Errorf("%q: %v allocations", args, n)
 		}
 	}

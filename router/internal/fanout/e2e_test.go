@@ -14,34 +14,26 @@ import (
 	"github.com/redchain/redchain/backend/cluster"
 	redisbackend "github.com/redchain/redchain/backend/redis"
 	"github.com/redchain/redchain/backend/shard"
-	"github.com/redchain/redchain/middleware/fanout"
-	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/router"
 )
 
 // End-to-end tests: real redis-servers behind backend/shard, backend/cluster or
-// backend/redis, a real proxy of proxy.Chain(router.New(b), fanout), and a go-redis
+// backend/redis, a real proxy of router.New(b, router.WithFanout(cfg)), and a go-redis
 // client speaking RESP2. The answers are compared with those of one plain redis-server
 // given the same commands.
 
-// proxyClient serves proxy.Chain(router.New(b), fanout.New(b, cfg)) and returns a client
-// of it.
-func proxyClient(t *testing.T, b backend.Backend, cfg fanout.Config) *goredis.Client {
+// proxyClient serves router.New(b, router.WithFanout(cfg)) and returns a client of it.
+func proxyClient(t *testing.T, b backend.Backend, cfg router.FanoutConfig) *goredis.Client {
 	t.Helper()
 	return client(t, serveProxy(t, b, cfg))
 }
 
-// serveProxy serves proxy.Chain(router.New(b), fanout.New(b, cfg)) and returns its
-// address.
-func serveProxy(t *testing.T, b backend.Backend, cfg fanout.Config) string {
+// serveProxy serves router.New(b, router.WithFanout(cfg)) and returns its address.
+func serveProxy(t *testing.T, b backend.Backend, cfg router.FanoutConfig) string {
 	t.Helper()
-	fo, err := fanout.New(b, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := proxytest.NewServer(t, proxy.Chain(router.New(b), fo))
+	srv := proxytest.NewServer(t, router.New(b, router.WithFanout(cfg)))
 	t.Cleanup(func() {
 		if st := srv.Stats(); st.DoubleReplies != 0 || st.LateReplies != 0 {
 			t.Errorf("proxy stats %+v: a command was answered twice or late", st)
@@ -229,7 +221,7 @@ func TestShardSetLikeOneRedis(t *testing.T) {
 	t.Parallel()
 	b := shardSet(t)
 	ref := redistest.Start(t).Client()
-	p := proxyClient(t, b, fanout.Config{MaxShards: 3})
+	p := proxyClient(t, b, router.FanoutConfig{MaxShards: 3})
 	sameAsOneRedis(t, p, ref, keysOnEveryShard(t, b, 30))
 }
 
@@ -238,7 +230,7 @@ func TestShardSetLikeOneRedis(t *testing.T) {
 func TestMaxShardsEndToEnd(t *testing.T) {
 	t.Parallel()
 	b := shardSet(t)
-	p := proxyClient(t, b, fanout.Config{MaxShards: 2})
+	p := proxyClient(t, b, router.FanoutConfig{MaxShards: 2})
 	ctx := testCtx(t)
 	keys := keysOnEveryShard(t, b, 3)
 	for _, tc := range []struct {
@@ -288,7 +280,7 @@ func TestSingleRedisKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	p := proxyClient(t, b, fanout.Config{MaxShards: 1})
+	p := proxyClient(t, b, router.FanoutConfig{MaxShards: 1})
 
 	start := time.Now()
 	keys, err := p.Keys(ctx, "*").Result()
@@ -327,7 +319,7 @@ func TestClusterLikeOneRedis(t *testing.T) {
 		t.Fatalf("Shards = %d, want the 3 primaries", b.Shards())
 	}
 	ref := redistest.Start(t).Client()
-	addr := serveProxy(t, b, fanout.Config{})
+	addr := serveProxy(t, b, router.FanoutConfig{})
 	p := client(t, addr)
 	keys := keysOnEveryShard(t, b, 30)
 	sameAsOneRedis(t, p, ref, keys)
@@ -342,7 +334,7 @@ func TestClusterLikeOneRedis(t *testing.T) {
 		t.Errorf("the cluster has %s = %v, %v", keys[2], got, err)
 	}
 	// A transaction and a blocking command run on a dedicated connection; split
-	// commands after them go around the router again.
+	// commands after them go to the shared connections again.
 	if _, err := p.TxPipelined(ctx, func(pipe goredis.Pipeliner) error {
 		pipe.Set(ctx, keys[0], "tx", 0)
 		return nil
@@ -359,7 +351,7 @@ func TestClusterLikeOneRedis(t *testing.T) {
 		t.Errorf("EXISTS after a blocking command = %d, %v", n, err)
 	}
 	// MaxShards counts primaries, not slots.
-	p2 := proxyClient(t, b, fanout.Config{MaxShards: 2})
+	p2 := proxyClient(t, b, router.FanoutConfig{MaxShards: 2})
 	if err := p2.MGet(ctx, keys[:3]...).Err(); err == nil || !strings.Contains(err.Error(), "MGET spans 3 shards") {
 		t.Errorf("MGET over 3 primaries with MaxShards 2: %v", err)
 	}
@@ -369,9 +361,9 @@ func TestClusterLikeOneRedis(t *testing.T) {
 }
 
 // inOrder pipelines SETs of two keys on different shards and an MGET of both, again and
-// again: the MGET, split and sent around the router, must see the SETs sent before it
-// through the router. A RESP3 client's commands travel over RESP3 server connections:
-// parts sent over RESP2 ones would overtake them now and then.
+// again: the MGET, split and sent in parts, must see the SETs sent before it whole. A
+// RESP3 client's commands travel over RESP3 server connections: parts sent over RESP2
+// ones would overtake them now and then.
 func inOrder(t *testing.T, p *goredis.Client, keys []string) {
 	t.Helper()
 	ctx := testCtx(t)
@@ -395,7 +387,7 @@ func inOrder(t *testing.T, p *goredis.Client, keys []string) {
 func TestOrderKept(t *testing.T) {
 	t.Parallel()
 	b := shardSet(t)
-	addr := serveProxy(t, b, fanout.Config{})
+	addr := serveProxy(t, b, router.FanoutConfig{})
 	keys := keysOnEveryShard(t, b, 3)
 	for _, proto := range []int{2, 3} {
 		t.Run(fmt.Sprintf("RESP%d", proto), func(t *testing.T) {
@@ -411,7 +403,7 @@ func TestOrderKept(t *testing.T) {
 func TestEveryShardCommands(t *testing.T) {
 	t.Parallel()
 	b := shardSet(t)
-	p := proxyClient(t, b, fanout.Config{})
+	p := proxyClient(t, b, router.FanoutConfig{})
 	ctx := testCtx(t)
 	lib := "#!lua name=everywhere\nredis.register_function('setv', function(keys, args) return redis.call('set', keys[1], args[1]) end)"
 	if got, err := p.FunctionLoad(ctx, lib).Result(); err != nil || got != "everywhere" {
@@ -460,7 +452,7 @@ func subscribed(t *testing.T, s *goredis.PubSub) *goredis.PubSub {
 func TestShardSetStateful(t *testing.T) {
 	t.Parallel()
 	b := shardSet(t)
-	addr := serveProxy(t, b, fanout.Config{})
+	addr := serveProxy(t, b, router.FanoutConfig{})
 	p := client(t, addr)
 	ctx := testCtx(t)
 	keys := keysOnEveryShard(t, b, 3)
@@ -656,7 +648,7 @@ func TestClusterPubSub(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	addr := serveProxy(t, b, fanout.Config{})
+	addr := serveProxy(t, b, router.FanoutConfig{})
 	p := client(t, addr)
 	ctx := testCtx(t)
 	keys := keysOnEveryShard(t, b, 3)

@@ -12,13 +12,13 @@ import (
 
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/backend/cluster"
-	"github.com/redchain/redchain/middleware/fanout"
 	"github.com/redchain/redchain/redistest"
+	"github.com/redchain/redchain/router"
 )
 
 // The differential test: the same random stream of commands goes to one plain Redis
 // and, through the proxy, to a shard set of 3 servers and to a cluster of 3 primaries;
-// every reply must be the same, or one of the refusals the fanout README documents (the
+// every reply must be the same, or one of the refusals router/FANOUT.md documents (the
 // command is then not sent to the plain Redis either, so that the data stay the same).
 
 // diffKeys are the keys of the stream: some share a hash tag, most do not, so that
@@ -152,7 +152,7 @@ func TestDifferential(t *testing.T) {
 		name string
 		b    backend.Sharded
 	}{{"shard set", shardSet(t)}, {"cluster", cb}} {
-		p := proxyClient(t, tc.b, fanout.Config{})
+		p := proxyClient(t, tc.b, router.FanoutConfig{})
 		t.Run(tc.name, func(t *testing.T) { differential(t, tc.b, p, ref, seed, 3000) })
 	}
 }

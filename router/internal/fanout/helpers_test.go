@@ -14,10 +14,10 @@ import (
 
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/command"
-	"github.com/redchain/redchain/middleware/fanout"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
+	"github.com/redchain/redchain/router/internal/fanout"
 )
 
 const wait = 30 * time.Second
@@ -261,8 +261,8 @@ func (f *fakeShards) exec(i int, args []string) resp.Value {
 	return resp.Error("ERR", "fake: unknown command '"+args[0]+"'")
 }
 
-// terminal stands in for router.New(fake): it sends what reaches it with Send, and
-// records it.
+// terminal stands in for the router's own sending: it sends what reaches it with Send,
+// and records it.
 type terminal struct {
 	b backend.Backend
 
@@ -285,21 +285,43 @@ func (t *terminal) take() []string {
 	return g
 }
 
-// rig is a Fanout over a fake backend, in front of a recording terminal.
+// lane is a fanout.Lane that lets every command go to the shared connections, unless
+// closed; it counts the times it was asked.
+type lane struct {
+	closed bool
+
+	mu    sync.Mutex
+	asked int
+}
+
+func (l *lane) Shared(ctx context.Context) (context.Context, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.asked++
+	return ctx, !l.closed
+}
+
+// rig is a Fanout over a fake backend, used as the router uses it: asked first about
+// each command the model knows, with the command going whole to a recording terminal
+// when it declines.
 type rig struct {
 	fake *fakeShards
 	term *terminal
+	lane *lane
 	h    proxy.Handler
 }
 
-func newRig(t testing.TB, fake *fakeShards, cfg fanout.Config) *rig {
+func newRig(t testing.TB, fake *fakeShards, maxShards int) *rig {
 	t.Helper()
-	fo, err := fanout.New(fake, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	term := &terminal{b: fake}
-	return &rig{fake: fake, term: term, h: proxy.Chain(term, fo)}
+	fo := fanout.New(fake, maxShards)
+	r := &rig{fake: fake, term: &terminal{b: fake}, lane: &lane{}}
+	r.h = proxy.HandlerFunc(func(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request) {
+		if c, ok := command.LookupArgs(req.Args()); ok && fo.Serve(ctx, w, req, c, r.lane) {
+			return
+		}
+		r.term.ServeRESP(ctx, w, req)
+	})
+	return r
 }
 
 // do serves one command and returns its reply, encoded.

@@ -4,9 +4,10 @@ import (
 	"context"
 	"testing"
 
-	"github.com/redchain/redchain/middleware/fanout"
+	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/resp"
+	"github.com/redchain/redchain/router/internal/fanout"
 )
 
 // quickShards is a sharded backend of 3 shards that answers at once, with ready-made
@@ -39,20 +40,20 @@ func (q *quickShards) SendShard(ctx context.Context, _ int, cmd resp.Command, do
 	q.Send(ctx, cmd, done)
 }
 
-// benchmarkServe serves one command through a Fanout over quick shards, in front of a
-// terminal that answers +OK.
+// benchmarkServe serves one command through a Fanout over quick shards; a command it
+// declines is answered +OK, as if the router sent it.
 func benchmarkServe(b *testing.B, locate func([]byte) (int, int), args ...string) {
-	fo, err := fanout.New(newQuick(locate), fanout.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	next := proxy.HandlerFunc(func(_ context.Context, w proxy.ReplyWriter, _ *proxy.Request) { w.WriteReply(resp.OK) })
+	fo := fanout.New(newQuick(locate), 0)
 	req := proxy.NewRequest(resp.NewCommand(args...))
+	c, _ := command.LookupArgs(req.Args())
 	ctx := context.Background()
 	var w nopWriter
+	var l lane
 	b.ReportAllocs()
 	for b.Loop() {
-		fo.ServeRESP(ctx, w, req, next)
+		if !fo.Serve(ctx, w, req, c, &l) {
+			w.WriteReply(resp.OK)
+		}
 	}
 }
 

@@ -244,7 +244,7 @@ func (c *Conn) parse() {
 	for c.canRead() {
 		cmd, n, err := c.parser.Parse(c.in[c.inOff:])
 		if err != nil {
-			c.fail(resp.Errorf(err))
+			c.fail(resp.ErrorFrom(err))
 			break
 		}
 		if n == 0 {

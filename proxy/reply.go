@@ -62,7 +62,7 @@ func ErrorReply(err error) resp.Value {
 	if errors.As(err, &ce) {
 		return resp.Error("ERR", ce.ClientText())
 	}
-	return resp.Errorf(err)
+	return resp.ErrorFrom(err)
 }
 
 // Callback returns a function that writes to w what a backend reports: the reply, or,

@@ -75,4 +75,3 @@ func appendElems(dst []byte, t Type, n int, elems []Value) []byte {
 	}
 	return dst
 }
-

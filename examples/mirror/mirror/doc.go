@@ -18,9 +18,9 @@
 // Some commands change what later commands of their connection mean. A connection is not
 // mirrored while it is in a transaction (from MULTI to EXEC or DISCARD: the shadow would
 // run at once commands the primary only queues), after it selected a database other than
-// 0 (until SELECT 0), or once it has subscribed (until RESET). A connection that said
-// HELLO 3 is mirrored over RESP3 (backend.WithProtocol), so that both replies speak the
-// same protocol.
+// 0 (until SELECT 0), or once it has subscribed (until RESET). A client that speaks
+// RESP3 (proxy.Conn.Protocol) is mirrored over RESP3 (backend.WithProtocol), so that both
+// replies are in the same protocol.
 //
 // # Bounds
 //

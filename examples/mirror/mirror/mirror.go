@@ -93,8 +93,8 @@ func (m *Mirror) ServeRESP(ctx context.Context, w proxy.ReplyWriter, req *proxy.
 	// shadow keeps this client's copies in order and, when it can, serves them on the
 	// client's loop. Send never blocks, and does not keep the command past its return.
 	sctx := ctx
-	if st.resp3 {
-		sctx = backend.WithProtocol(ctx, 3)
+	if req.Conn().Protocol() == 3 {
+		sctx = backend.WithProtocol(ctx, 3) // replies in the client's protocol, to compare
 	}
 	m.shadow.Send(sctx, req.Command(), p.shadow)
 	next.ServeRESP(ctx, proxy.WriterFunc(func(v resp.Value) bool {
@@ -149,7 +149,6 @@ type connState struct {
 	tx         bool // between MULTI and EXEC or DISCARD
 	db         bool // a database other than 0 is selected
 	subscribed bool // has subscribed, and not RESET since
-	resp3      bool // said HELLO 3
 }
 
 // mirrored reports whether commands of a connection in state s may go to the shadow.
@@ -182,8 +181,6 @@ func follow(req *proxy.Request) connState {
 		s.db = len(args) > 1 && string(args[1]) != "0"
 	case command.EffectSubscribe:
 		s.subscribed = true
-	case command.EffectProtocol:
-		s.resp3 = len(args) > 1 && string(args[1]) == "3"
 	}
 	if s != before {
 		stateKey.Set(c, s)

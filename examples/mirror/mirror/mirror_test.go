@@ -2,6 +2,7 @@ package mirror_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -162,6 +163,24 @@ func TestStatefulCommandsStayOffTheShadow(t *testing.T) {
 	}
 	if st.Sent != 2 || st.Mismatched != 0 {
 		t.Errorf("stats %+v, want 2 sent (SET back, SET afterreset)", st)
+	}
+}
+
+// TestRESP3: a RESP3 client's commands are mirrored over RESP3, so that a map reply
+// compares equal.
+func TestRESP3(t *testing.T) {
+	t.Parallel()
+	_, _, m, addr := setup(t, mirror.Config{})
+	c := proxytest.Dial(t, addr)
+	if v := c.Do("HELLO", "3"); v.IsError() {
+		t.Fatalf("HELLO 3: %s", v)
+	}
+	do(t, c, resp.Integer(1), "HSET", "h", "f", "v")
+	if v := c.Do("HGETALL", "h"); !strings.HasPrefix(v.String(), `"%1\r\n`) {
+		t.Fatalf("HGETALL over RESP3: %s, want a map", v)
+	}
+	if s := settled(t, m); s.Sent != 2 || s.Matched != 2 {
+		t.Errorf("stats %+v, want 2 sent and matched", s)
 	}
 }
 

@@ -64,9 +64,19 @@ type StatsReporter interface {
 
 // Loop is an event loop that a backend may run its server connections on: that of the
 // client connection a command comes from, so that the command and its reply never leave
-// the loop's goroutine (no hand-off between threads). A proxy's router puts the client
-// connection's loop in the context (WithLoop); a backend that supports loops then calls
-// Send on that loop only. The proxy's *proxy.Loop implements it.
+// the loop's goroutine (no hand-off between threads). The proxy's *proxy.Loop implements
+// it.
+//
+// The router puts the client connection's loop and session in the connection's context
+// (WithLoop, WithSession, from its ObserveConn), which is the ctx every handler and
+// middleware of the chain is served with, not only the router. A middleware that sends
+// commands to a backend of its own (a second backend: a shadow, a cache) passes that ctx,
+// or one derived from it (WithProtocol for a RESP3 client): the backend then keeps one
+// client's commands in order and, when it supports loops, serves them on the client's
+// loop, calling done there with their replies (a failure may call it from another
+// goroutine). Send is safe from any goroutine whatever ctx carries. A ctx without them
+// (context.Background) works too, at the cost of a hand-off between threads for each
+// reply and of the order between one client's commands.
 type Loop interface {
 	// Post runs fn on the loop later and reports whether it will run (false once the
 	// loop has stopped). Safe from any goroutine.
@@ -99,8 +109,8 @@ func ScriptsFrom(ctx context.Context) bool {
 
 type loopKey struct{}
 
-// WithLoop returns a copy of ctx that carries the event loop that commands sent with it
-// are sent from.
+// WithLoop returns a copy of ctx that carries the event loop of the client connection
+// that commands sent with it come from (see Loop).
 func WithLoop(ctx context.Context, l Loop) context.Context {
 	return context.WithValue(ctx, loopKey{}, l)
 }

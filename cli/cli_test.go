@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -214,4 +215,64 @@ func TestStartWith(t *testing.T) {
 	if _, err := cli.StartWith(cli.Flags{}, io.Discard, func(hclog.Logger) (backend.Backend, error) { return nil, errors.New("no") }); err == nil {
 		t.Error("StartWith with a failing open: no error")
 	}
+}
+
+// TestCleanStopLogsNoWarning: a graceful stop, with clients still connected (one
+// subscribed, so on a dedicated server connection) and the backend's connections on the
+// event loops, logs nothing at WARN or ERROR, with an embedded Redis and with a real one.
+func TestCleanStopLogsNoWarning(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args func(t *testing.T) []string
+	}{
+		{"embedded", func(*testing.T) []string { return nil }},
+		{"upstream", func(t *testing.T) []string { return []string{"-upstream", redistest.Start(t).Addr()} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// Registered before Start, these cleanups run after the command has stopped
+			// (cleanups run last first), so the clients are still connected while it stops.
+			var logs *clitest.Logs
+			var conns []net.Conn
+			t.Cleanup(func() {
+				for _, c := range conns {
+					c.Close()
+				}
+				for _, line := range strings.Split(logs.String(), "\n") {
+					if strings.Contains(line, "[WARN]") || strings.Contains(line, "[ERROR]") {
+						t.Errorf("a clean stop logged: %s", line)
+					}
+				}
+			})
+			var addr net.Addr
+			addr, logs = clitest.Start(t, run, append([]string{"-event-loops", "2"}, tc.args(t)...)...)
+			for _, cmd := range [][]string{{"SET", "a", "1"}, {"SUBSCRIBE", "ch"}, {"GET", "a"}} {
+				nc, err := net.Dial("tcp", addr.String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				conns = append(conns, nc)
+				if _, err := nc.Write(resp.NewCommand(cmd...).AppendTo(nil)); err != nil {
+					t.Fatal(err)
+				}
+				// Its reply: the command has been served. (A proxytest.Client would be
+				// closed before the command stops.)
+				_ = nc.SetReadDeadline(time.Now().Add(proxytest.Timeout))
+				if b := make([]byte, 64); readSome(t, nc, b)[0] == '-' {
+					t.Fatalf("%v: %q", cmd, b)
+				}
+			}
+		})
+	}
+}
+
+// readSome reads what c has, at least one byte, into b.
+func readSome(t *testing.T, c net.Conn, b []byte) []byte {
+	t.Helper()
+	n, err := c.Read(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b[:n]
 }

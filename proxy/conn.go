@@ -271,7 +271,7 @@ func (c *Conn) parse() {
 			break
 		}
 		if err != nil {
-			c.fail(resp.Errorf(err))
+			c.fail(resp.ErrorFrom(err))
 			break
 		}
 		if n == 0 {

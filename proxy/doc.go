@@ -2,6 +2,10 @@
 // passes each client command through a chain of middleware to a terminal handler, and
 // writes the replies back in request order.
 //
+// WRITING-MIDDLEWARE.md, at the top of the module, is the guide for authors of
+// middleware: the handler model, per-connection state, reply ownership, sending to a
+// second backend, errors, and testing with the public kits.
+//
 // # The path of one command
 //
 // A connection's bytes are parsed (package resp) into commands; each gets a sequence

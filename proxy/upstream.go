@@ -29,7 +29,9 @@ var errStopped = errors.New("proxy: server stopped")
 
 // Attach hands nc over to the loop: from then on the loop reads it and calls onData with
 // what arrives (the slice is valid during the call only) and onClose once when the
-// connection ends, both on the loop. Attach returns write, which sends b on the
+// connection ends, both on the loop. onClose gets the error that ended the connection, or
+// nil when it was closed on this side: by closeConn, or by the loop as the server shuts
+// down. Attach returns write, which sends b on the
 // connection without blocking (what the socket does not take at once is buffered; b may
 // be reused when write returns) and must be called on the loop, and closeConn, which
 // closes the connection from any goroutine. nc itself is closed by Attach (the loop uses

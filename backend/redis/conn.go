@@ -630,7 +630,11 @@ func (c *conn) fail(gen uint64, cause error) {
 	}
 	f := c.takeDown(stateDown)
 	c.mu.Unlock()
-	c.log.Warn("disconnected", "error", cause, "failed_commands", len(f.waiting))
+	if errors.Is(cause, errLoopStopped) && len(f.waiting) == 0 {
+		c.log.Info("disconnected: event loop stopped") // the proxy is shutting down: no command lost
+	} else {
+		c.log.Warn("disconnected", "error", cause, "failed_commands", len(f.waiting))
+	}
 	lost := fmt.Errorf("redis %s: %w: %v", c.b.cfg.Addr, backend.ErrConnLost, cause)
 	f.finish(lost, lost)
 }

@@ -73,7 +73,9 @@
 //
 // The backend logs through Config.Logger: connections at Info level, disconnections with
 // their reason and the first failed attempt of an outage at Warn, and further attempts at
-// Debug, so that a server that stays down does not flood the log.
+// Debug, so that a server that stays down does not flood the log. A connection on an
+// event loop that stops (the proxy shuts down) with no command waiting is a clean end:
+// its disconnection is logged at Info.
 //
 // # Shared connections
 //

@@ -202,7 +202,9 @@ func (h *attachment) onData(data []byte) {
 	}
 }
 
-// onClose ends the generation when the loop closes the socket. On the loop.
+// onClose ends the generation when the loop closes the socket. On the loop. A nil err
+// means the socket was closed on this side: by this conn, which has ended the generation
+// already, or by the loop as it stops (the proxy shuts down).
 func (h *attachment) onClose(err error) {
 	c := h.c
 	c.mu.Lock()
@@ -210,7 +212,7 @@ func (h *attachment) onClose(err error) {
 	gen := h.gen.Load()
 	c.mu.Unlock()
 	if err == nil {
-		err = io.EOF
+		err = errLoopStopped
 	}
 	if gen != 0 {
 		c.fail(gen, err)

@@ -241,7 +241,7 @@ func (a *Auth) serveHello(ctx context.Context, w proxy.ReplyWriter, req *proxy.R
 			rest = append(rest, args[j], args[j+1])
 			j++
 		default:
-			w.WriteReply(resp.Error("ERR", fmt.Sprintf("Syntax error in HELLO option '%s'", opt)))
+			w.WriteReply(resp.Errorf("Syntax error in HELLO option '%s'", opt))
 			return
 		}
 	}

@@ -78,3 +78,15 @@ func ExampleParseValue() {
 	// map 25 <nil>
 	// name => ":1\r\n" null
 }
+
+// Errorf formats an error reply's message as fmt.Sprintf does, and adds the code ERR;
+// ErrorFrom makes one from a Go error; Error takes any code. CR and LF become spaces.
+func ExampleErrorf() {
+	fmt.Printf("%q\n", resp.Errorf("unknown user '%s'", "bob").AppendTo(nil))
+	fmt.Printf("%q\n", resp.ErrorFrom(fmt.Errorf("bad\r\ninput")).AppendTo(nil))
+	fmt.Printf("%q\n", resp.Error("WRONGTYPE", "Operation against a key holding the wrong kind of value").AppendTo(nil))
+	// Output:
+	// "-ERR unknown user 'bob'\r\n"
+	// "-ERR bad  input\r\n"
+	// "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+}

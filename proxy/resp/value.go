@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"fmt"
 	"strconv"
 )
 
@@ -130,9 +131,14 @@ func Error(code, msg string) Value {
 	return Value{Type: TypeError, Str: b}
 }
 
-// Errorf returns an error reply with the code ERR and a message built from err's text, as
+// Errorf returns an error reply with the code ERR and a message formatted as fmt.Sprintf
+// formats it: Errorf("unknown user '%s'", name) is -ERR unknown user 'bob'. The code is
+// added: the format does not start with it.
+func Errorf(format string, args ...any) Value { return Error("ERR", fmt.Sprintf(format, args...)) }
+
+// ErrorFrom returns an error reply with the code ERR and err's text as its message, as
 // in Error("ERR", err.Error()).
-func Errorf(err error) Value { return Error("ERR", err.Error()) }
+func ErrorFrom(err error) Value { return Error("ERR", err.Error()) }
 
 // Integer returns an integer reply.
 func Integer(n int64) Value { return Value{Type: TypeInteger, Int: n} }

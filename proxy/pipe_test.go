@@ -104,7 +104,8 @@ func TestPipeConnLifecycle(t *testing.T) {
 	c2.Conn().Close()
 	waitConns(t, srv.Server, 1)
 
-	idle := proxytest.NewPipeServer(t, echo, proxy.WithIdleTimeout(30*time.Millisecond))
+	// Long enough for the PING to come first on a busy machine.
+	idle := proxytest.NewPipeServer(t, echo, proxy.WithIdleTimeout(300*time.Millisecond))
 	c := idle.Pipe(t)
 	if v := c.Do("PING"); string(v.Str) != "PONG" {
 		t.Fatalf("PING: %v", v)

@@ -24,10 +24,9 @@
 //
 // # Bounds
 //
-// At most Config.MaxInflight mirrored commands are unsettled at once (the shadow's reply
-// or the primary's has yet to come); beyond that a command is not mirrored and is counted
-// as dropped. A slow or dead shadow thus costs
-// nothing but those copies: backend.Backend.Send never blocks, and a shadow that is down
+// At most Config.MaxInflight mirrored commands wait for the shadow's reply at once;
+// beyond that a command is not mirrored and is counted as dropped. A slow or dead shadow
+// thus costs nothing but those copies: backend.Backend.Send never blocks, and a shadow that is down
 // fails its copies at once (counted as errors).
 //
 // # Threading

@@ -21,9 +21,8 @@ type Config struct {
 	// Shadow is the backend that gets the copies. Required. The Mirror does not close
 	// it.
 	Shadow backend.Backend
-	// MaxInflight bounds the mirrored commands not yet settled, their shadow's or their
-	// primary's reply still to come (default DefaultMaxInflight); beyond it commands are
-	// not mirrored (Stats.Dropped).
+	// MaxInflight bounds the mirrored commands the shadow has not answered yet (default
+	// DefaultMaxInflight); beyond it commands are not mirrored (Stats.Dropped).
 	MaxInflight int
 }
 
@@ -34,7 +33,10 @@ type Stats struct {
 	Mismatched uint64 // answered otherwise
 	Errors     uint64 // failed on the shadow's side (a transport error: down, timeout...)
 	Dropped    uint64 // not sent: MaxInflight copies were waiting already
-	InFlight   int64  // sent, and not yet answered by both
+	InFlight   int64  // sent, and not yet answered by the shadow
+	// A command whose client went away before its reply is neither matched nor
+	// mismatched: the chain need not answer a client that has gone, so there may be
+	// no primary's reply to compare with.
 }
 
 // Mirror is the middleware. Make one with New; it serves every connection of every chain
@@ -113,12 +115,14 @@ type pair struct {
 	failed bool   // the shadow failed: nothing to compare
 }
 
-// shadow is the shadow backend's callback.
+// shadow is the shadow backend's callback, called once for each Send: it frees the
+// command's place under MaxInflight.
 func (p *pair) shadow(v resp.Value, err error) {
 	if err != nil {
 		p.m.errs.Add(1)
 	}
 	p.arrive(v, err != nil)
+	p.m.inflight.Add(-1)
 }
 
 // arrive takes one of the two replies (failed: the shadow's, which did not come); the
@@ -141,7 +145,6 @@ func (p *pair) arrive(v resp.Value, failed bool) {
 		p.m.mismatched.Add(1)
 	}
 	p.mu.Unlock()
-	p.m.inflight.Add(-1)
 }
 
 // connState is what the Mirror follows of a connection.

@@ -260,6 +260,34 @@ func TestConformance(t *testing.T) {
 	}
 }
 
+// TestConformanceMix: the mirror keeps the proxy's contracts with every kind of command
+// (reads, writes, multi-key, blocking, transactions, pub/sub, large values, RESP3
+// clients) between a real primary and a real shadow: every client reads what the
+// primary alone would have answered.
+func TestConformanceMix(t *testing.T) {
+	t.Parallel()
+	primary, shadow := redistest.Start(t), redistest.Start(t)
+	m, err := mirror.New(mirror.Config{Shadow: backendTo(t, shadow)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxytest.Conformance(t, proxytest.Suite{
+		Middleware: m,
+		Terminal: func(tb testing.TB) proxy.Handler {
+			b, err := redis.New(redis.Config{Addr: primary.Addr()})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			tb.Cleanup(func() { b.Close() })
+			return router.New(b)
+		},
+		Mix: proxytest.AllKinds,
+	})
+	if s := settled(t, m); s.Sent == 0 || s.Errors != 0 {
+		t.Errorf("stats %+v, want commands sent to the shadow, none failed", s)
+	}
+}
+
 func TestNewRefuses(t *testing.T) {
 	t.Parallel()
 	for _, cfg := range []mirror.Config{{}, {Shadow: &held{}, MaxInflight: -1}} {

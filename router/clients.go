@@ -206,7 +206,7 @@ func (s *session) listLine(qbuf int) string {
 	var id uint64
 	var addr, laddr any = "", ""
 	age, idle, user := 0, 0, "default"
-	if c := s.c; c != nil { // nil for a request of no connection (proxy.NewRequest)
+	if c := s.c; c != nil { // nil for a request of a connection with no session (proxy.NewRequest's)
 		id, addr, laddr = c.ID(), c.RemoteAddr(), c.LocalAddr()
 		age, idle = int(time.Since(c.Opened()).Seconds()), int(c.Idle().Seconds())
 		if u := c.User(); u != "" {

@@ -101,7 +101,8 @@ func (f *Forward) ServeRESP(ctx context.Context, w proxy.ReplyWriter, req *proxy
 			return
 		}
 	}
-	// A request without a connection (proxy.NewRequest): no session, so no state.
+	// A request of a connection the router did not see open (proxy.NewRequest's, in a
+	// unit test): no session, so no state.
 	args := req.Args()
 	c, refusal := command.Check(args)
 	if c == nil {
@@ -132,7 +133,7 @@ func (f *Forward) ServeRESP(ctx context.Context, w proxy.ReplyWriter, req *proxy
 	}
 }
 
-// noSession is the fan-out's lane of a request without a connection: the shared
+// noSession is the fan-out's lane of a request without a session: the shared
 // connections, always.
 type noSession struct{}
 

@@ -66,11 +66,16 @@ type Flags struct {
 	// Announce (-announce) is this proxy's address as clients reach it, one of
 	// PresentCluster; empty: Listen.
 	Announce string
+	// OwnConns (-max-own-conns-per-addr, -max-own-conns-per-user, -max-own-conns) caps
+	// the server connections clients hold of their own (router.OwnConnLimits); 0 is no
+	// cap. Applied by the router options of App.RouterOptions.
+	OwnConns router.OwnConnLimits
 }
 
 // Register defines -listen (127.0.0.1:6380), -upstream (empty), -upstream-password
 // (empty), -log-level (info), -event-loops (0), -metrics-addr (empty), -pprof-addr
-// (empty), -learn (true), -present-cluster (empty) and -announce (empty) on fs, storing
+// (empty), -learn (true), -present-cluster (empty), -announce (empty) and
+// -max-own-conns-per-addr, -max-own-conns-per-user, -max-own-conns (0) on fs, storing
 // into f.
 func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Listen, "listen", "127.0.0.1:6380", "address to accept Redis clients on")
@@ -90,6 +95,9 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.StringVar(&f.Announce, "announce", "", "this proxy's address as clients reach it, with -present-cluster (empty: -listen)")
+	fs.IntVar(&f.OwnConns.PerAddress, "max-own-conns-per-addr", 0, "most server connections of their own (transactions, blocking commands, subscriptions) the clients of one IP address may hold (0: no cap)")
+	fs.IntVar(&f.OwnConns.PerUser, "max-own-conns-per-user", 0, "most server connections of their own the clients of one user may hold (0: no cap)")
+	fs.IntVar(&f.OwnConns.Total, "max-own-conns", 0, "most server connections of their own all clients may hold (0: no cap)")
 	fs.BoolFunc("learn", "learn the upstream's commands at start, modules' included (default true; -learn=false to skip)", func(s string) error {
 		v, err := strconv.ParseBool(s)
 		f.NoLearn = !v
@@ -110,9 +118,20 @@ type App struct {
 	Backend backend.Backend
 
 	flags     Flags
+	forward   *router.Forward      // the router made with RouterOptions, for its metrics
 	mini      *miniredis.Miniredis // nil with an upstream
 	view      *clusterview.View    // with -present-cluster
 	endpoints                      // the metrics and pprof endpoints (http.go)
+}
+
+// RouterOptions are the router options the flags ask for (-max-own-conns...): pass them
+// to router.New. The router made with them has its metrics reported with
+// -metrics-addr. Call it once, before NewServer.
+func (a *App) RouterOptions() []router.Option {
+	return []router.Option{
+		router.WithOwnConnLimits(a.flags.OwnConns),
+		func(f *router.Forward) { a.forward = f },
+	}
 }
 
 // Start makes a logger writing to logOut, starts an embedded miniredis on a free loopback
@@ -150,6 +169,9 @@ func StartWith(f Flags, logOut io.Writer, open func(log hclog.Logger) (backend.B
 
 // startApp makes the App with the backend open makes.
 func startApp(f Flags, logOut io.Writer, open func(a *App) (backend.Backend, error)) (*App, error) {
+	if o := f.OwnConns; o.PerAddress < 0 || o.PerUser < 0 || o.Total < 0 {
+		return nil, errors.New("cli: -max-own-conns-per-addr, -max-own-conns-per-user and -max-own-conns must be 0 (no cap) or more")
+	}
 	a := &App{
 		Log:   hclog.New(&hclog.LoggerOptions{Name: "redchain", Level: hclog.LevelFromString(f.LogLevel), Output: logOut}),
 		flags: f,

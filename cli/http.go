@@ -90,6 +90,13 @@ func (a *App) registerMetrics(srv *proxy.Server) {
 	} else {
 		a.Log.Warn("backend metrics", "error", err)
 	}
+	if a.forward != nil {
+		if u, err := observe.RegisterOwnConns(a.mp, a.forward); err == nil {
+			a.unreg = append(a.unreg, u)
+		} else {
+			a.Log.Warn("router metrics", "error", err)
+		}
+	}
 }
 
 // stopHTTP stops the endpoints and the meter provider.

@@ -58,6 +58,7 @@ func (s *session) setDC(dc backend.Dedicated) {
 	s.dc = dc
 	if dc == nil {
 		s.dcPub.Store(nil)
+		s.dropOwn()
 	} else {
 		s.dcPub.Store(&dcRef{dc})
 	}

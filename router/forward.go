@@ -17,6 +17,7 @@ type Forward struct {
 	users   backend.Users  // nil when b cannot log in as the server's users
 	clients clients        // the sessions, by client ID
 	fan     *fanout.Fanout // nil: no fan-out (not asked for, or b is not sharded)
+	own     *ownConns      // nil: no caps on the server connections of clients' own
 }
 
 // backends is where commands go: the Forward's backend, or, for a session that logged

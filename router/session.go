@@ -65,6 +65,7 @@ type session struct {
 	dc         backend.Dedicated
 	quitting   backend.Dedicated // dc, sent QUIT for the client's QUIT
 	tunnel     backend.Tunnel    // MONITOR, SYNC, PSYNC: the client's connection is a stream now
+	owned      *ownKey           // counted under OwnConnLimits: dc or tunnel is held
 	replica    bool              // the stream is a replica's (SYNC, PSYNC), not MONITOR's
 	dcBusy     atomic.Int64      // commands sent on dc whose replies are not in
 	onDC       bool              // the last command went to dc
@@ -185,6 +186,7 @@ func (s *session) closed() {
 		s.tunnel = nil
 	}
 	if s.dc == nil {
+		s.dropOwn()
 		return
 	}
 	if s.clean() && s.dcBusy.Load() == 0 {
@@ -423,10 +425,18 @@ func (s *session) route(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		return
 	}
 	if ln == laneStream {
+		if v := s.takeOwn(); v.Type != 0 {
+			w.WriteReply(v)
+			return
+		}
 		s.startTunnel(ctx, w, req)
 		return
 	}
 	if s.dc == nil {
+		if v := s.takeOwn(); v.Type != 0 {
+			w.WriteReply(v)
+			return
+		}
 		s.setDC(s.ded.Dedicate(s.sendCtx(ctx), key, s.push))
 	}
 	s.onDC, s.sharedSent = true, false
@@ -671,15 +681,15 @@ func (s *session) null() resp.Value {
 // until either side closes; a dedicated connection the client had is closed, with its
 // state.
 func (s *session) startTunnel(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request) {
-	if s.dc != nil {
-		s.dc.Close()
-		s.setDC(nil)
-	}
 	c := s.c
 	s.replica = !req.Is("monitor")
 	s.tunnel = s.b.(backend.Tunneler).Tunnel(s.sendCtx(ctx), nil,
 		func(b []byte) { c.Push(resp.Raw(b)) },
 		func(error) { c.Post(func() { _ = c.Close() }) })
+	if s.dc != nil {
+		s.dc.Close()
+		s.setDC(nil) // the stream keeps its place under OwnConnLimits
+	}
 	s.tunnel.Write(req.Command())
 	w.WriteReply(resp.NoReply)
 }

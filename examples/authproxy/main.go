@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(net.Ad
 		return err
 	}
 	app.Log.Info("authentication service", "users", len(users), "latency", *latency)
-	return app.Serve(ctx, app.NewServer(proxy.Chain(router.New(app.Backend), a)), ready)
+	return app.Serve(ctx, app.NewServer(proxy.Chain(router.New(app.Backend, app.RouterOptions()...), a)), ready)
 }
 
 // parseUsers reads "name:password,name:password" into SHA-256 hashes of the passwords.

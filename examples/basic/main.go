@@ -43,7 +43,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addrs)
 		return err
 	}
 	defer app.Close()
-	srv := app.NewServer(router.New(app.Backend))
+	srv := app.NewServer(router.New(app.Backend, app.RouterOptions()...))
 	return app.Serve(ctx, srv, func(a net.Addr) {
 		if ready != nil {
 			ready(addrs{proxy: a, metrics: app.MetricsAddr(), pprof: app.PprofAddr()})

@@ -4,8 +4,10 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -98,5 +100,42 @@ func TestNoHTTPByDefault(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "serving") {
 		t.Errorf("the log mentions an HTTP server without the flags:\n%s", logs)
+	}
+}
+
+// TestOwnConnCap: -max-own-conns caps the server connections clients hold of their own,
+// and -metrics-addr reports them.
+func TestOwnConnCap(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	at, _ := clitest.Start(t, run, "-upstream", srv.Addr(), "-max-own-conns", "1", "-metrics-addr", "127.0.0.1:0")
+	ctx := context.Background()
+	blocked := goredis.NewClient(&goredis.Options{Addr: at.proxy.String(), Protocol: 2})
+	defer blocked.Close()
+	popped := make(chan error, 1)
+	go func() { popped <- blocked.BLPop(ctx, 0, "q").Err() }()
+	// Wait until the first BLPOP holds the one connection (the gauge says so).
+	url := "http://" + at.metrics.String() + "/metrics"
+	deadline := time.Now().Add(10 * time.Second)
+	for !regexp.MustCompile(`(?m)^redchain_own_connections(\{[^}]*\})? 1$`).MatchString(get(t, url)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no connection of its own held after 10s:\n%s", get(t, url))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	other := goredis.NewClient(&goredis.Options{Addr: at.proxy.String(), Protocol: 2, MaxRetries: -1})
+	defer other.Close()
+	err := other.BLPop(ctx, 0, "q2").Err()
+	if err == nil || !strings.Contains(err.Error(), "max number of server connections of their own reached (1 in total)") {
+		t.Fatalf("second BLPOP: %v, want the refusal", err)
+	}
+	if m := get(t, url); !regexp.MustCompile(`(?m)^redchain_own_connections_refused_total\{[^}]*redchain_own_connections_cap="total"[^}]*\} 1$`).MatchString(m) {
+		t.Errorf("metrics do not count the refusal:\n%s", m)
+	}
+	if err := srv.Client().RPush(ctx, "q", "x").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-popped; err != nil {
+		t.Fatalf("the first BLPOP: %v", err)
 	}
 }

@@ -106,7 +106,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(net.Ad
 	defer app.Close() // closes b, after Serve has stopped the server
 	app.Log.Info("cluster proxy", "seeds", strings.Join(o.seeds, ","), "shards", b.Shards(),
 		"read_from", o.readFrom, "addr_map", len(o.addrMap), "allow", strings.Join(o.allow, ","))
-	h := router.New(b, router.WithFanout(router.FanoutConfig{MaxShards: o.maxShards}))
+	h := router.New(b, append(app.RouterOptions(), router.WithFanout(router.FanoutConfig{MaxShards: o.maxShards}))...)
 	return app.Serve(ctx, app.NewServer(h), ready)
 }
 

@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(net.Ad
 		stop := logStats(app, m, *every)
 		defer stop()
 	}
-	err = app.Serve(ctx, app.NewServer(proxy.Chain(router.New(app.Backend), m)), ready)
+	err = app.Serve(ctx, app.NewServer(proxy.Chain(router.New(app.Backend, app.RouterOptions()...), m)), ready)
 	report(app, m)
 	return err
 }

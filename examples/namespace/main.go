@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(net.Ad
 	}
 	defer app.Close()
 	app.Log.Info("namespace proxy", "prefix", *prefix, "deny", *deny, "rename", *rename)
-	return app.Serve(ctx, app.NewServer(proxy.Chain(router.New(app.Backend), rw)), ready)
+	return app.Serve(ctx, app.NewServer(proxy.Chain(router.New(app.Backend, app.RouterOptions()...), rw)), ready)
 }
 
 // split splits a comma-separated list, dropping blanks around the items.

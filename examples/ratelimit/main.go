@@ -50,5 +50,5 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(net.Ad
 	}
 	defer app.Close()
 	app.Log.Info("rate limit", "rate", cfg.Rate, "burst", cfg.Burst, "per", cfg.Per, "mode", cfg.Mode, "max_delay", cfg.MaxDelay)
-	return app.Serve(ctx, app.NewServer(proxy.Chain(router.New(app.Backend), lim)), ready)
+	return app.Serve(ctx, app.NewServer(proxy.Chain(router.New(app.Backend, app.RouterOptions()...), lim)), ready)
 }

@@ -115,6 +115,6 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(net.Ad
 	}
 	app.Log.Info("shard proxy", "servers", strings.Join(addrs, ","), "shards", b.Shards(), "max_shards", o.maxShards)
 
-	h := router.New(b, router.WithFanout(router.FanoutConfig{MaxShards: o.maxShards}))
+	h := router.New(b, append(app.RouterOptions(), router.WithFanout(router.FanoutConfig{MaxShards: o.maxShards}))...)
 	return app.Serve(ctx, app.NewServer(h), ready)
 }

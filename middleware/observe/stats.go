@@ -14,6 +14,7 @@ import (
 
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/proxy"
+	"github.com/redchain/redchain/router"
 )
 
 // Attribute keys of the server and backend instruments.
@@ -25,6 +26,9 @@ const (
 	BackendNameKey = attribute.Key("redchain.backend.name")
 	// ConnStateKey tells a backend's connections apart: "up" (connected) or "down".
 	ConnStateKey = attribute.Key("redchain.backend.connection.state")
+	// OwnCapKey tells the refusals of router.OwnConnLimits apart, by the cap reached:
+	// "address", "user" or "total".
+	OwnCapKey = attribute.Key("redchain.own_connections.cap")
 )
 
 // errNoStats is returned by the Register functions for a nil server or backend.
@@ -112,6 +116,48 @@ func RegisterBackend(mp metric.MeterProvider, name string, b backend.StatsReport
 		o.ObserveInt64(reconnects, clamp(st.Reconnects), all)
 		return nil
 	}, conns, waiting, reconnects)
+	if err != nil {
+		return nil, fmt.Errorf("observe: %w", err)
+	}
+	return once(reg), nil
+}
+
+// OwnConnReporter is what RegisterOwnConns reads: a router.Forward.
+type OwnConnReporter interface {
+	OwnConnStats() router.OwnConnStats
+}
+
+// RegisterOwnConns reports the server connections that clients hold of their own
+// (router.OwnConnLimits) as metrics of mp (otel.GetMeterProvider() when nil):
+//
+//	redchain.own_connections          {connection}  held by clients now
+//	redchain.own_connections.refused  {command}     counter, by redchain.own_connections.cap: address, user, total
+//
+// unregister stops the reports; it is idempotent and safe from any goroutine.
+func RegisterOwnConns(mp metric.MeterProvider, r OwnConnReporter) (unregister func() error, err error) {
+	if r == nil {
+		return nil, errNoStats
+	}
+	m := meter(mp)
+	inUse, err1 := m.Int64ObservableUpDownCounter("redchain.own_connections",
+		metric.WithUnit("{connection}"), metric.WithDescription("Server connections clients hold of their own: transactions, blocking commands, subscriptions, streams."))
+	refused, err2 := m.Int64ObservableCounter("redchain.own_connections.refused",
+		metric.WithUnit("{command}"), metric.WithDescription("Commands refused because a cap on the server connections of clients' own was reached, by cap."))
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("observe: %w", err)
+	}
+	byCap := func(c string) metric.ObserveOption {
+		return metric.WithAttributeSet(attribute.NewSet(OwnCapKey.String(c)))
+	}
+	addr, user, total := byCap("address"), byCap("user"), byCap("total")
+	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		st := r.OwnConnStats()
+		o.ObserveInt64(inUse, int64(st.InUse))
+		o.ObserveInt64(refused, clamp(st.RefusedPerAddress), addr)
+		o.ObserveInt64(refused, clamp(st.RefusedPerUser), user)
+		o.ObserveInt64(refused, clamp(st.RefusedTotal), total)
+		return nil
+	}, inUse, refused)
 	if err != nil {
 		return nil, fmt.Errorf("observe: %w", err)
 	}

@@ -52,7 +52,7 @@ type Flags struct {
 	Upstream         string // -upstream: Redis host:port; empty starts an embedded miniredis
 	UpstreamPassword string // -upstream-password: password for the upstream Redis
 	LogLevel         string // -log-level: trace, debug, info, warn or error
-	EventLoops       int    // -event-loops: event loops; 0 is one per CPU (GOMAXPROCS)
+	EventLoops       int    // -event-loops: event loops; 0 is proxy.DefaultEventLoops (one per CPU but one)
 	MetricsAddr      string // -metrics-addr: serve Prometheus metrics at /metrics; empty: off
 	PprofAddr        string // -pprof-addr: serve net/http/pprof at /debug/pprof/; empty: off
 	// NoLearn (-learn=false) skips asking the upstream for its commands at start (see
@@ -82,7 +82,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Upstream, "upstream", "", "Redis server host:port (empty: start an embedded one)")
 	fs.StringVar(&f.UpstreamPassword, "upstream-password", "", "password for the upstream Redis")
 	fs.StringVar(&f.LogLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
-	fs.IntVar(&f.EventLoops, "event-loops", 0, "event loops (0: one per CPU, GOMAXPROCS)")
+	fs.IntVar(&f.EventLoops, "event-loops", 0, "event loops (0: one per CPU but one, at least one: GOMAXPROCS-1)")
 	fs.StringVar(&f.MetricsAddr, "metrics-addr", "", "address to serve Prometheus metrics on, at /metrics (empty: off)")
 	fs.StringVar(&f.PprofAddr, "pprof-addr", "", "address to serve net/http/pprof on, at /debug/pprof/ (empty: off)")
 	fs.Func("present-cluster", "comma-separated host:port of every proxy of the tier, this one included: present the tier as a Redis Cluster (empty: a standalone server)", func(s string) error {

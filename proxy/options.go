@@ -36,7 +36,7 @@ const (
 
 func defaultOptions() options {
 	return options{
-		loops:          runtime.GOMAXPROCS(0),
+		loops:          DefaultEventLoops(),
 		maxInflight:    DefaultMaxInflight,
 		maxClients:     DefaultMaxClients,
 		maxOutbound:    DefaultMaxOutbound,
@@ -46,8 +46,17 @@ func defaultOptions() options {
 	}
 }
 
-// WithEventLoops sets the number of event loops (default GOMAXPROCS). Each connection
-// lives on one loop for its whole life.
+// DefaultEventLoops returns the number of event loops a server has unless told
+// otherwise: one per CPU the process may use (GOMAXPROCS, which follows a container's
+// CPU quota) but one, and at least one. The CPU left over is for what each request also
+// needs besides its loop: the Go runtime (the garbage collector's workers, timers) and
+// the kernel's network processing of the proxy's sockets. Measured on two cores shared
+// with Redis and the clients (bench/README.md), one loop instead of two served 15% more
+// requests at pipeline depth 1, with half the p99 latency, and as many at depth 16.
+func DefaultEventLoops() int { return max(1, runtime.GOMAXPROCS(0)-1) }
+
+// WithEventLoops sets the number of event loops (default DefaultEventLoops). Each
+// connection lives on one loop for its whole life.
 func WithEventLoops(n int) Option { return func(o *options) { o.loops = n } }
 
 // WithMaxInflight bounds the commands of one connection that are parsed but whose replies

@@ -17,7 +17,7 @@ const (
 	DefaultConns          = 2
 	DefaultDialTimeout    = 2 * time.Second
 	DefaultCommandTimeout = 10 * time.Second
-	DefaultMaxPending     = 16384
+	DefaultMaxPending     = 65536
 	DefaultMinBackoff     = 50 * time.Millisecond
 	DefaultMaxBackoff     = 2 * time.Second
 	DefaultMaxIdle        = 16
@@ -57,7 +57,8 @@ type Config struct {
 	// purpose (BLPOP) go on dedicated connections with timeouts of their own.
 	CommandTimeout time.Duration
 	// MaxPending bounds the commands waiting for a reply on one connection
-	// (default 16384). Beyond it Send fails at once with ErrBusy.
+	// (default 65536: every client of an event loop shares its connection, up to
+	// proxy.DefaultMaxInflight commands each). Beyond it Send fails at once with ErrBusy.
 	MaxPending int
 	// MinBackoff and MaxBackoff bound the wait between reconnection attempts (defaults
 	// 50ms and 2s). The wait starts at MinBackoff, doubles after each failed attempt up to

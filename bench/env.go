@@ -111,7 +111,9 @@ func (e *env) render(results []caseResult, mems []memResult, full bool) string {
 	b.WriteString(resultsTable(results))
 	b.WriteString("\nRatios are of requests/s: the median of the rounds' ratios (in a round the targets run " +
 		"one right after the other); latencies are redis-benchmark's, in milliseconds, " +
-		"as seen by the client (the proxy's hop included).\n")
+		"as seen by the client (the proxy's hop included). CPU is the target process's own " +
+		"(user and system, from /proc/<pid>/stat, in 10 ms ticks) during the run, per request: " +
+		"a proxy's without Redis's, and Redis's for direct.\n")
 	if len(mems) > 0 {
 		b.WriteString("\n")
 		b.WriteString(memoryTable(e.memConns, mems))
@@ -163,7 +165,7 @@ func (e *env) render(results []caseResult, mems []memResult, full bool) string {
 	b.WriteString("\n## Ratios of requests/s, round by round\n\n")
 	b.WriteString(ratiosTable(results))
 	b.WriteString("\n## Every run\n\n")
-	b.WriteString(markdownTable([]string{"round", "test", "target", "req/s", "p50 ms", "p99 ms", "seconds"}, e.rawRuns, 1, 2))
+	b.WriteString(markdownTable([]string{"round", "test", "target", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "seconds"}, e.rawRuns, 1, 2))
 	return b.String()
 }
 

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -294,7 +295,12 @@ func run(ctx context.Context, cfg config) error {
 					continue
 				}
 				began := time.Now()
+				cpu0, cpuErr := readCPU(targets[t].pid())
 				r, err := benchmark(ctx, c.benchArgs(cfg, targets[t].addr))
+				r.cpu = math.NaN()
+				if cpu1, err := readCPU(targets[t].pid()); cpuErr == nil && err == nil {
+					r.cpu = float64((cpu1 - cpu0).Microseconds()) / float64(c.n(cfg))
+				}
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
@@ -307,7 +313,7 @@ func run(ctx context.Context, cfg config) error {
 				results[i].add(round, t, r)
 				e.runs++
 				e.rawRuns = append(e.rawRuns, []string{strconv.Itoa(round + 1), c.name, targetNames[t],
-					formatRPS(r.rps), formatMS(r.p50), formatMS(r.p99), fmt.Sprintf("%.1f", time.Since(began).Seconds())})
+					formatRPS(r.rps), formatMS(r.p50), formatMS(r.p99), formatCPU(r.cpu), fmt.Sprintf("%.1f", time.Since(began).Seconds())})
 				logf("[%d/%d] %-16s %-9s %8s req/s  p50 %s ms  p99 %s ms  (%.1fs)", done, total, c.name,
 					targetNames[t], formatRPS(r.rps), formatMS(r.p50), formatMS(r.p99), time.Since(began).Seconds())
 			}

@@ -137,3 +137,39 @@ func parseStatus(sc *bufio.Scanner) (rss, hwm int64, err error) {
 	}
 	return rss, hwm, nil
 }
+
+// clockTicks is the unit of the CPU times in /proc/<pid>/stat: USER_HZ, 100 on Linux.
+const clockTicks = 100
+
+// readCPU returns the CPU time a process has used so far, user and system, from
+// /proc/<pid>/stat.
+func readCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	return parseStat(string(b))
+}
+
+// parseStat reads utime and stime, the 14th and 15th fields of /proc/<pid>/stat. The
+// second field, the command's name in parentheses, may hold spaces: fields are counted
+// from the last ')'.
+func parseStat(s string) (time.Duration, error) {
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc stat: no ')' in %q", s)
+	}
+	f := strings.Fields(s[i+1:]) // from the 3rd field, state, on
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc stat: %d fields after the name, want 13 or more", len(f))
+	}
+	var ticks int64
+	for _, v := range f[11:13] { // utime, stime
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc stat: %w", err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicks, nil
+}

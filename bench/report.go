@@ -15,6 +15,7 @@ import (
 type result struct {
 	rps      float64 // requests per second
 	p50, p99 float64 // latency percentiles, milliseconds
+	cpu      float64 // µs of the target's CPU per request (a proxy's own; direct: Redis's); NaN: unknown
 }
 
 // parseCSV reads the output of redis-benchmark --csv: a header row naming the columns
@@ -106,6 +107,7 @@ func medianOf(v []float64) float64 {
 func rpsOf(r result) float64 { return r.rps }
 func p50Of(r result) float64 { return r.p50 }
 func p99Of(r result) float64 { return r.p99 }
+func cpuOf(r result) float64 { return r.cpu }
 
 // Target indexes, in the order of the table's columns.
 const (
@@ -170,6 +172,25 @@ func formatRPS(v float64) string {
 	}
 }
 
+// formatCPU writes µs of CPU per request.
+func formatCPU(v float64) string {
+	if math.IsNaN(v) {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+// cpuRatios returns cpu(a)/cpu(b) of each round where both are known.
+func (c caseResult) cpuRatios(a, b int) []float64 {
+	var v []float64
+	for _, r := range c.rounds {
+		if r[a] != nil && r[b] != nil && r[b].cpu > 0 && !math.IsNaN(r[a].cpu) {
+			v = append(v, r[a].cpu/r[b].cpu)
+		}
+	}
+	return v
+}
+
 func formatMS(v float64) string {
 	if math.IsNaN(v) {
 		return "—"
@@ -192,20 +213,24 @@ func resultsTable(cases []caseResult) string {
 		"redchain/direct", "redchain/twemproxy",
 		"p50 ms direct", "p50 ms twemproxy", "p50 ms redchain",
 		"p99 ms direct", "p99 ms twemproxy", "p99 ms redchain",
+		"CPU µs/req Redis", "CPU µs/req twemproxy", "CPU µs/req redchain", "CPU redchain/twemproxy",
 	}
 	var rows [][]string
 	for _, c := range cases {
-		var rps, p50, p99 [nTargets]float64
+		var rps, p50, p99, cpu [nTargets]float64
 		for t := range nTargets {
 			rps[t] = median(c.runs(t), rpsOf)
 			p50[t] = median(c.runs(t), p50Of)
 			p99[t] = median(c.runs(t), p99Of)
+			cpu[t] = median(c.runs(t), cpuOf)
 		}
 		rows = append(rows, []string{c.name,
 			formatRPS(rps[direct]), formatRPS(rps[twemproxy]), formatRPS(rps[redchain]),
 			formatRatio(medianOf(c.ratios(redchain, direct))), formatRatio(medianOf(c.ratios(redchain, twemproxy))),
 			formatMS(p50[direct]), formatMS(p50[twemproxy]), formatMS(p50[redchain]),
 			formatMS(p99[direct]), formatMS(p99[twemproxy]), formatMS(p99[redchain]),
+			formatCPU(cpu[direct]), formatCPU(cpu[twemproxy]), formatCPU(cpu[redchain]),
+			formatRatio(medianOf(c.cpuRatios(redchain, twemproxy))),
 		})
 	}
 	return markdownTable(headers, rows)

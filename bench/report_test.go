@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseCSV(t *testing.T) {
@@ -85,11 +86,11 @@ func TestMedian(t *testing.T) {
 func TestResultsTable(t *testing.T) {
 	t.Parallel()
 	c := caseResult{name: "GET"}
-	c.add(0, direct, result{rps: 200000, p50: 0.1, p99: 0.2})
-	c.add(0, twemproxy, result{rps: 150000, p50: 0.2, p99: 0.3})
-	c.add(0, redchain, result{rps: 1500000, p50: 0.3, p99: 0.4})
+	c.add(0, direct, result{rps: 200000, p50: 0.1, p99: 0.2, cpu: 5})
+	c.add(0, twemproxy, result{rps: 150000, p50: 0.2, p99: 0.3, cpu: 10})
+	c.add(0, redchain, result{rps: 1500000, p50: 0.3, p99: 0.4, cpu: 8})
 	failed := caseResult{name: "SET 16 KiB"}
-	failed.add(0, direct, result{rps: 999, p50: 1, p99: 2})
+	failed.add(0, direct, result{rps: 999, p50: 1, p99: 2, cpu: math.NaN()})
 	got := resultsTable([]caseResult{c, failed})
 	lines := strings.Split(strings.TrimSpace(got), "\n")
 	if len(lines) != 4 {
@@ -100,11 +101,12 @@ func TestResultsTable(t *testing.T) {
 			t.Errorf("line %d is not as wide as the header:\n%s", i, got)
 		}
 	}
-	want := []string{"GET", "200.0k", "150.0k", "1.50M", "7.50", "10.00", "0.100", "0.200", "0.300", "0.200", "0.300", "0.400"}
+	want := []string{"GET", "200.0k", "150.0k", "1.50M", "7.50", "10.00", "0.100", "0.200", "0.300", "0.200", "0.300", "0.400",
+		"5.00", "10.00", "8.00", "0.80"}
 	if cells := cells(lines[2]); strings.Join(cells, " ") != strings.Join(want, " ") {
 		t.Errorf("row = %q, want %q", cells, want)
 	}
-	want = []string{"SET 16 KiB", "999", "—", "—", "—", "—", "1.000", "—", "—", "2.000", "—", "—"}
+	want = []string{"SET 16 KiB", "999", "—", "—", "—", "—", "1.000", "—", "—", "2.000", "—", "—", "—", "—", "—", "—"}
 	if cells := cells(lines[3]); strings.Join(cells, " ") != strings.Join(want, " ") {
 		t.Errorf("row with missing runs = %q, want %q", cells, want)
 	}
@@ -165,5 +167,18 @@ func TestParseStatus(t *testing.T) {
 	}
 	if _, _, err := parseStatus(bufio.NewScanner(strings.NewReader("Name:\tx\n"))); err == nil {
 		t.Fatal("parseStatus accepted a status without VmRSS")
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	t.Parallel()
+	// pid (comm with spaces) state ppid ... utime=250 stime=50 ...
+	stat := "1234 (redis server) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 50 0 0 20 0 4 0 100 0 0"
+	d, err := parseStat(stat)
+	if err != nil || d != 3*time.Second {
+		t.Fatalf("parseStat = %v, %v; want 3s (300 ticks)", d, err)
+	}
+	if _, err := parseStat("1234 (x) S 1"); err == nil {
+		t.Fatal("parseStat accepted a short stat")
 	}
 }

@@ -660,18 +660,18 @@ func (c *Conn) write() {
 
 // reset readies a flushed slot for its next command.
 func (s *slot) reset() {
+	dropped := 0
 	if n := cap(s.buf); n > keepBuf {
-		s.buf, s.args, s.req.cmd = nil, s.args[:0], resp.Command{}
-		giveBack(n)
+		s.buf, s.args, dropped = nil, s.args[:0], n // args point into buf
 	}
 	if n := cap(s.out); n > keepBuf {
-		s.out = nil
-		giveBack(n)
+		s.out, dropped = nil, dropped+n
 	}
 	if cap(s.args) > keepArgs {
 		s.args = nil
 	}
 	s.req.cmd = resp.Command{}
+	giveBack(dropped) // now that nothing here holds the buffers
 }
 
 // expire answers, with a timeout error, the commands that have waited longer than the

@@ -14,18 +14,17 @@ const bigBuffer = 16 << 20
 // collection.
 const giveBackEvery = time.Second
 
-// giveBack is told of each dropped buffer of at least bigBuffer bytes (n its capacity,
-// the caller having let go of it): once such buffers add up to bigBuffer, memory is
-// given back to the system (debug.FreeOSMemory), from a timer, at most once per
-// giveBackEvery; what is dropped meanwhile waits for the next time. Any goroutine.
+// giveBack is told of n bytes of buffers just dropped (the caller holding them no
+// more): from bigBuffer on, memory is given back to the system (debug.FreeOSMemory),
+// from a timer, at most once per giveBackEvery; what is dropped meanwhile is given back
+// that next time. Any goroutine.
 func giveBack(n int) {
 	if n < bigBuffer {
 		return
 	}
 	gb.mu.Lock()
 	defer gb.mu.Unlock()
-	gb.dropped += n
-	if gb.dropped < bigBuffer || gb.scheduled {
+	if gb.scheduled {
 		return
 	}
 	gb.scheduled = true
@@ -36,14 +35,13 @@ var gb giveBacker
 
 type giveBacker struct {
 	mu        sync.Mutex
-	dropped   int       // bytes dropped since the last give-back
 	scheduled bool      // run is on its way
 	last      time.Time // when run last began
 }
 
 func (g *giveBacker) run() {
 	g.mu.Lock()
-	g.dropped, g.scheduled, g.last = 0, false, time.Now()
+	g.scheduled, g.last = false, time.Now()
 	g.mu.Unlock()
 	debug.FreeOSMemory()
 }

@@ -46,6 +46,13 @@
 // they are loop-only or safe from any goroutine. Per-connection state lives under a
 // ConnKey and is loop-only.
 //
+// # Connections from elsewhere
+//
+// Server.ServeConn serves a net.Conn that the server's listener did not accept (a
+// net.Pipe in a test, a connection of a listener of the caller's own) on an event loop
+// of its own, run by goroutines, with the same contracts. The default number of gnet
+// loops is DefaultEventLoops: one per CPU but one.
+//
 // # Shutdown
 //
 // Server.Shutdown stops accepting and reading, lets every command already read finish and

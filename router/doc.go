@@ -68,6 +68,12 @@
 // time does (EXEC answers EXECABORT), and an EXEC or DISCARD a middleware answered ends
 // it on the server too.
 //
+// # Connections of clients' own
+//
+// [WithOwnConnLimits] caps the server connections clients hold of their own (dedicated
+// connections and streams) per client address, per user and in total; past a cap the
+// command that needs one is refused, sent nowhere. [Forward.OwnConnStats] counts them.
+//
 // # Fan-out
 //
 // With [WithFanout], the router makes a sharded backend (backend.Sharded: backend/cluster,

@@ -1,7 +1,9 @@
 // Package auth is the middleware that authenticates clients as Redis does: AUTH password,
 // AUTH username password, and the AUTH option of HELLO. Until a connection has
-// authenticated, every other command (but QUIT and HELLO without AUTH) is answered
-// -NOAUTH and goes no further down the chain.
+// authenticated, every other command (but QUIT, RESET, which logs the client out, and
+// HELLO without AUTH) is answered -NOAUTH and goes no further down the chain, and what it
+// may send is limited as Redis limits it (proxy.Conn.SetAuthRequired: at most 10
+// arguments of at most 16 KiB, checked from the command's header).
 //
 // Users are checked against a static list (Config.Users: passwords kept as SHA-256
 // hashes, compared in constant time) or, for names not in it, by an asynchronous

@@ -82,10 +82,11 @@ type Loop interface {
 	// loop has stopped). Safe from any goroutine.
 	Post(fn func()) bool
 	// Attach hands nc to the loop, which then calls onData with what arrives and
-	// onClose once at the end, both on the loop. write sends bytes without blocking and
-	// is loop-only; closeConn is safe from any goroutine. Attach must not be called on
-	// the loop.
-	Attach(nc net.Conn, onData func([]byte), onClose func(error)) (write func([]byte), closeConn func() error, err error)
+	// onClose once at the end, both on the loop. write sends b without blocking and is
+	// loop-only: b may be reused once it returns unless owned, which hands b over
+	// (resp.Command.Owned) to go out, uncopied, as the socket takes it. closeConn is safe
+	// from any goroutine. Attach must not be called on the loop.
+	Attach(nc net.Conn, onData func([]byte), onClose func(error)) (write func(b []byte, owned bool), closeConn func() error, err error)
 }
 
 type scriptsKey struct{}

@@ -284,7 +284,7 @@ func (c *Conn) parse() {
 		if len(cmd.Args) == 0 {
 			continue // an empty line or *0: Redis skips these
 		}
-		if n > bigCommand && cmd.Raw != nil {
+		if n >= resp.BigFrame && cmd.Raw != nil {
 			// The slot takes the bytes where they are, and the input goes on in a
 			// buffer of its own: a big value is not copied.
 			c.push().adopt(cmd)
@@ -391,15 +391,12 @@ func (s *slot) load(cmd resp.Command) {
 	s.req.name = appendLower(s.req.name[:0], s.args[0])
 }
 
-// bigCommand is the size from which a command's bytes are handed to its slot rather
-// than copied.
-const bigCommand = 1 << 20
-
 // adopt makes cmd the slot's command without copying it: the slot owns cmd's bytes
-// from then on.
+// from then on, and hands them over with the command (Owned): nothing writes to them
+// again, since a buffer this big is dropped, not reused, once the command is answered.
 func (s *slot) adopt(cmd resp.Command) {
 	s.buf, s.args = cmd.Raw, append(s.args[:0], cmd.Args...)
-	s.req.cmd = resp.Command{Args: s.args, Raw: s.buf}
+	s.req.cmd = resp.Command{Args: s.args, Raw: s.buf, Owned: true}
 	s.req.name = appendLower(s.req.name[:0], s.args[0])
 }
 

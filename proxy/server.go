@@ -383,6 +383,7 @@ func (s *Server) closed(c *Conn) {
 
 func (e *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 	if u, ok := gc.Context().(*upstream); ok {
+		u.pace.reset()
 		u.onClose(err)
 		return gnet.None
 	}

@@ -31,16 +31,18 @@ var errStopped = errors.New("proxy: server stopped")
 // what arrives (the slice is valid during the call only) and onClose once when the
 // connection ends, both on the loop. onClose gets the error that ended the connection, or
 // nil when it was closed on this side: by closeConn, or by the loop as the server shuts
-// down. Attach returns write, which sends b on the
-// connection without blocking (what the socket does not take at once is buffered; b may
-// be reused when write returns) and must be called on the loop, and closeConn, which
-// closes the connection from any goroutine. nc itself is closed by Attach (the loop uses
+// down. Attach returns write, which sends b on the connection without blocking and must be
+// called on the loop, and closeConn, which closes the connection from any goroutine.
+// With owned false, b may be reused when write returns: what the socket does not take at
+// once is copied. With owned true, b is handed over (nobody modifies it again, as with
+// resp.Command.Owned): it waits uncopied and goes out as the socket takes it, so that a
+// big command is held once. nc itself is closed by Attach (the loop uses
 // a duplicate of its descriptor).
 //
 // Attach waits for the loop to take the connection, so it must not be called on the
 // loop itself. Replies that onData writes to client connections of the same loop are
 // flushed as soon as onData returns.
-func (lp *Loop) Attach(nc net.Conn, onData func([]byte), onClose func(error)) (write func([]byte), closeConn func() error, err error) {
+func (lp *Loop) Attach(nc net.Conn, onData func([]byte), onClose func(error)) (write func(b []byte, owned bool), closeConn func() error, err error) {
 	u := &upstream{loop: lp.l, onData: onData, onClose: onClose}
 	ch, err := lp.l.el.(gnet.EventLoop).Enroll(gnet.NewContext(context.Background(), u), nc)
 	if err != nil {
@@ -63,7 +65,8 @@ func (lp *Loop) Attach(nc net.Conn, onData func([]byte), onClose func(error)) (w
 		return nil, nil, fmt.Errorf("proxy: attach %s: %w", nc.RemoteAddr(), res.Err)
 	}
 	gc := res.Conn
-	return func(b []byte) { _, _ = gc.Write(b) }, gc.Close, nil
+	u.pace = pacer{w: gc, post: lp.l.post}
+	return u.pace.write, gc.Close, nil
 }
 
 // upstream is a connection a backend attached to a loop.
@@ -71,6 +74,7 @@ type upstream struct {
 	loop    *loop
 	onData  func([]byte)
 	onClose func(error)
+	pace    pacer // loop-only
 }
 
 // traffic passes what arrived to the backend, then flushes the client connections its

@@ -77,7 +77,7 @@ type conn struct {
 	// A connection on an event loop (see loop.go) has these instead of its own
 	// goroutines: the socket's write and close, guarded by mu.
 	loop        backend.Loop
-	lwrite      func([]byte)
+	lwrite      func([]byte, bool)
 	lclose      func() error
 	flushPosted bool   // a flush is posted to the loop
 	flushFn     func() // c.flush, bound once

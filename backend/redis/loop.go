@@ -75,7 +75,7 @@ func (c *conn) flush() {
 	buf, write := c.wbuf, c.lwrite
 	c.wbuf = c.spare[:0]
 	c.mu.Unlock()
-	write(buf) // what the socket does not take is copied; a failure closes it (onClose)
+	write(buf, false) // what the socket does not take is copied; a failure closes it (onClose)
 	if cap(buf) > maxKeep {
 		buf = nil
 	}

@@ -13,7 +13,17 @@ type Command struct {
 	// Raw, when set, is the exact RESP array the command arrived as. Encoders send it as
 	// it is. Whoever changes Args must clear Raw.
 	Raw []byte
+	// Owned reports that Raw is handed over with the command: nobody modifies its bytes
+	// again, so whoever sends the command may keep them and write them as the socket
+	// takes them, rather than copying them first. The proxy hands over a client's
+	// command of BigFrame bytes or more so; whoever changes Raw must clear it.
+	Owned bool
 }
+
+// BigFrame is the size from which the proxy hands a command or a reply over (Owned)
+// rather than copying it: from it on, a copy costs more memory than the bookkeeping of
+// an owned buffer costs time.
+const BigFrame = 1 << 20
 
 // NewCommand returns a command of the given arguments, for tests and examples.
 func NewCommand(args ...string) Command {

@@ -93,6 +93,12 @@ type Value struct {
 	Int   int64
 	Elems []Value
 	Null  bool
+	// Owned reports that Raw is handed over with the value: nobody modifies its bytes
+	// again, so whoever takes the reply may keep them rather than copy them (see
+	// proxy.ReplyWriter). A backend hands over a reply of BigFrame bytes or more so; a
+	// value that is changed or re-encoded does not carry it on. (Next to Null: the two
+	// share a word.)
+	Owned bool
 	Raw   []byte
 }
 
@@ -204,6 +210,7 @@ func (v Value) Decode() (Value, error) {
 // Clone returns a deep copy of v that shares no memory with it.
 func (v Value) Clone() Value {
 	c := v
+	c.Owned = false
 	if v.Raw != nil {
 		c.Raw = append([]byte(nil), v.Raw...)
 		return c

@@ -6,9 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -70,13 +72,23 @@ type Flags struct {
 	// the server connections clients hold of their own (router.OwnConnLimits); 0 is no
 	// cap. Applied by the router options of App.RouterOptions.
 	OwnConns router.OwnConnLimits
+	// MaxMemoryClients (-maxmemory-clients, a size as Redis writes it: 256mb, 1gb) is
+	// the memory budget of all clients together (proxy.WithMaxMemoryClients); 0 is
+	// none. With one, NewServer also gives the Go runtime a soft memory limit of the
+	// budget plus MemoryHeadroom, unless GOMEMLIMIT sets one.
+	MaxMemoryClients int64
 }
+
+// MemoryHeadroom is what the Go runtime's soft memory limit allows beyond
+// -maxmemory-clients: the proxy's own memory besides its clients' (backends' buffers,
+// goroutine stacks, the runtime's).
+const MemoryHeadroom = 32 << 20
 
 // Register defines -listen (127.0.0.1:6380), -upstream (empty), -upstream-password
 // (empty), -log-level (info), -event-loops (0), -metrics-addr (empty), -pprof-addr
-// (empty), -learn (true), -present-cluster (empty), -announce (empty) and
-// -max-own-conns-per-addr, -max-own-conns-per-user, -max-own-conns (0) on fs, storing
-// into f.
+// (empty), -learn (true), -present-cluster (empty), -announce (empty),
+// -max-own-conns-per-addr, -max-own-conns-per-user, -max-own-conns (0) and
+// -maxmemory-clients (0) on fs, storing into f.
 func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Listen, "listen", "127.0.0.1:6380", "address to accept Redis clients on")
 	fs.StringVar(&f.Upstream, "upstream", "", "Redis server host:port (empty: start an embedded one)")
@@ -98,11 +110,37 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.IntVar(&f.OwnConns.PerAddress, "max-own-conns-per-addr", 0, "most server connections of their own (transactions, blocking commands, subscriptions) the clients of one IP address may hold (0: no cap)")
 	fs.IntVar(&f.OwnConns.PerUser, "max-own-conns-per-user", 0, "most server connections of their own the clients of one user may hold (0: no cap)")
 	fs.IntVar(&f.OwnConns.Total, "max-own-conns", 0, "most server connections of their own all clients may hold (0: no cap)")
+	fs.Func("maxmemory-clients", "memory budget of all clients together, as Redis's maxmemory-clients: 256mb, 1gb (0: none); over it, the client that holds the most is closed", func(s string) error {
+		n, err := parseSize(s)
+		f.MaxMemoryClients = n
+		return err
+	})
 	fs.BoolFunc("learn", "learn the upstream's commands at start, modules' included (default true; -learn=false to skip)", func(s string) error {
 		v, err := strconv.ParseBool(s)
 		f.NoLearn = !v
 		return err
 	})
+}
+
+// parseSize reads a size as Redis's configuration does: a number of bytes, or one with a
+// unit, k/m/g (powers of 1000) or kb/mb/gb (of 1024), in any case.
+func parseSize(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1e3}, {"m", 1e6}, {"g", 1e9}, {"b", 1}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSuffix(t, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("invalid size %q: want bytes, or a number with k, kb, m, mb, g or gb", s)
+	}
+	return n * mult, nil
 }
 
 // learnTimeout bounds how long Start waits for the upstream's list of commands.
@@ -224,6 +262,13 @@ func (a *App) NewServer(h proxy.Handler, opts ...proxy.Option) *proxy.Server {
 	base := []proxy.Option{proxy.WithLogger(a.Log)}
 	if a.flags.EventLoops > 0 {
 		base = append(base, proxy.WithEventLoops(a.flags.EventLoops))
+	}
+	if n := a.flags.MaxMemoryClients; n > 0 {
+		base = append(base, proxy.WithMaxMemoryClients(n))
+		if os.Getenv("GOMEMLIMIT") == "" {
+			debug.SetMemoryLimit(n + MemoryHeadroom)
+		}
+		a.Log.Info("client memory budget", "bytes", n, "go_memory_limit", debug.SetMemoryLimit(-1))
 	}
 	srv := proxy.New(h, append(base, opts...)...)
 	a.registerMetrics(srv)

@@ -54,9 +54,11 @@ func TestRegister(t *testing.T) {
 	}{
 		{"defaults", nil, cli.Flags{Listen: "127.0.0.1:6380", LogLevel: "info"}},
 		{"all", []string{"-listen", ":1", "-upstream", "h:2", "-upstream-password", "pw", "-log-level", "debug", "-event-loops", "3", "-metrics-addr", ":4", "-pprof-addr", ":5",
-			"-present-cluster", "a:1, b:2", "-announce", "a:1", "-learn=false"},
+			"-present-cluster", "a:1, b:2", "-announce", "a:1", "-learn=false", "-maxmemory-clients", "256mb"},
 			cli.Flags{Listen: ":1", Upstream: "h:2", UpstreamPassword: "pw", LogLevel: "debug", EventLoops: 3, MetricsAddr: ":4", PprofAddr: ":5",
-				PresentCluster: []string{"a:1", "b:2"}, Announce: "a:1", NoLearn: true}},
+				PresentCluster: []string{"a:1", "b:2"}, Announce: "a:1", NoLearn: true, MaxMemoryClients: 256 << 20}},
+		{"sizes as Redis writes them", []string{"-maxmemory-clients", "2G"}, cli.Flags{Listen: "127.0.0.1:6380", LogLevel: "info", MaxMemoryClients: 2e9}},
+		{"bytes", []string{"-maxmemory-clients", "1048576"}, cli.Flags{Listen: "127.0.0.1:6380", LogLevel: "info", MaxMemoryClients: 1 << 20}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -275,4 +277,17 @@ func readSome(t *testing.T, c net.Conn, b []byte) []byte {
 		t.Fatal(err)
 	}
 	return b[:n]
+}
+
+func TestBadSize(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"12xb", "-1", "mb", "99999999999gb"} {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		var f cli.Flags
+		f.Register(fs)
+		if err := fs.Parse([]string{"-maxmemory-clients", s}); err == nil {
+			t.Errorf("-maxmemory-clients %q parsed as %d, want an error", s, f.MaxMemoryClients)
+		}
+	}
 }

@@ -48,6 +48,11 @@ type Conn struct {
 	beforeQuit []func(done func())
 	iov        [][]byte
 	wbuf       []byte
+	pace       pacer // writes what the wire should not buffer at once
+	replyEst   int   // about the size of this client's replies, lately: see canRead
+	cmdBytes   int   // bytes of the commands in the ring
+	reported   int64 // the use last reported to the budget (written under its mu)
+	evicted    bool  // the budget closes it (guarded by the budget's mu)
 	lastActive int64
 
 	// mu guards what other goroutines touch: the ring's layout, each slot's writer and
@@ -63,6 +68,7 @@ type Conn struct {
 	bypassed []string // see Request.Bypassed
 
 	nBypassed atomic.Int32 // len(bypassed), read without mu
+	unwritten atomic.Int64 // bytes of replies completed and not yet written
 }
 
 // wire is what a Conn writes its replies to: a gnet connection, or a pipeWire for a
@@ -76,6 +82,20 @@ type wire interface {
 }
 
 var _ wire = gnet.Conn(nil)
+
+// setWire makes w the connection's wire.
+func (c *Conn) setWire(w wire) {
+	c.gc = w
+	c.pace = pacer{w: w, post: c.loop.post, resume: c.resume}
+}
+
+// resume serves the connection again once its wire may take more: a paced reply goes
+// on, input that waited for outbound room is read. Loop-only.
+func (c *Conn) resume() {
+	if !c.closed {
+		c.run()
+	}
+}
 
 // pushFrame is a frame written out of band (Conn.Push), after the replies completed before it.
 type pushFrame struct {
@@ -92,6 +112,7 @@ type slot struct {
 	stamp  uint64      // guarded by Conn.mu: Conn.stamp when it was completed
 	out    []byte      // guarded by Conn.mu until done is seen
 	preset bool        // loop-only: answered by the proxy before dispatch (protocol error)
+	size   int         // loop-only: the command's size, in Conn.cmdBytes
 	buf    []byte      // the command's bytes
 	args   [][]byte
 	start  int64 // when the command entered the chain, on the server clock
@@ -246,7 +267,11 @@ func (c *Conn) run() {
 		}
 	}
 	c.loop.publish()
-	if c.closing && c.head == c.tail && !c.closeSent {
+	c.account()
+	if c.owesOutput() {
+		c.pace.watch() // look again once the client has read some
+	}
+	if c.closing && c.head == c.tail && !c.pace.busy() && !c.closeSent {
 		c.closeSent = true
 		_ = c.gc.Close()
 	}
@@ -258,7 +283,40 @@ func (c *Conn) canRead() bool {
 	return c.inOff < len(c.in) && !c.closing && !c.srv.draining.Load() &&
 		(c.deferred == nil || c.tail == c.head) &&
 		c.tail-c.head < uint64(o.maxInflight) && int(c.tail-c.next) < o.maxPending &&
-		(o.maxOutbound <= 0 || c.gc.OutboundBuffered() < o.maxOutbound)
+		!c.outputFull()
+}
+
+// outputFull reports whether the client's output is at MaxOutbound: the reply bytes it
+// has not read (those the wire buffers, those paced, those completed and not yet
+// written) plus those it is owed by the commands in flight, each counted at the size of
+// the client's recent replies (replyEst). So a client that pipelines commands with big
+// replies and does not read is not sent more commands than MaxOutbound of replies,
+// rather than having their replies pile up once they come. Loop-only.
+func (c *Conn) outputFull() bool {
+	max := c.srv.opts.maxOutbound
+	if max <= 0 {
+		return false
+	}
+	owed := int(c.tail-c.head) * c.replyEst
+	return c.gc.OutboundBuffered()+c.pace.queued+int(c.unwritten.Load())+owed >= max
+}
+
+// owesOutput reports whether input waits for the client to read its output: nothing
+// else would serve it again once it has. Loop-only.
+func (c *Conn) owesOutput() bool {
+	return c.inOff < len(c.in) && !c.closing && c.outputFull()
+}
+
+// estimate folds the size of a reply just written into replyEst: up at once to a
+// bigger reply, down by a quarter of the difference per smaller one. A new connection
+// starts as if its replies were MaxOutbound/64, so that its first burst of commands is
+// sent 64 at a time until its replies show their size (a few round trips, once).
+func (c *Conn) estimate(n int) {
+	if n >= c.replyEst {
+		c.replyEst = n
+	} else {
+		c.replyEst -= (c.replyEst - n + 3) / 4
+	}
 }
 
 // parse turns received bytes into pending commands while the ring has room.
@@ -287,11 +345,17 @@ func (c *Conn) parse() {
 		if n >= resp.BigFrame && cmd.Raw != nil {
 			// The slot takes the bytes where they are, and the input goes on in a
 			// buffer of its own: a big value is not copied.
-			c.push().adopt(cmd)
+			s := c.push()
+			s.adopt(cmd)
+			s.size = n
+			c.cmdBytes += n
 			c.in, c.inOff = append([]byte(nil), c.in[c.inOff:]...), 0
 			continue
 		}
-		c.push().load(cmd)
+		s := c.push()
+		s.load(cmd)
+		s.size = n
+		c.cmdBytes += n
 	}
 	// Keep the unparsed rest at the front of the buffer, moving it only when that halves
 	// the buffer, so that a big command arriving in pieces is not copied over and over.
@@ -320,6 +384,7 @@ func (c *Conn) fail(v resp.Value) {
 	s.req.name = s.req.name[:0]
 	c.mu.Lock()
 	s.out = v.AppendTo(s.out[:0])
+	c.unwritten.Add(int64(len(s.out)))
 	s.done = true
 	c.stamp++
 	s.stamp = c.stamp
@@ -339,6 +404,7 @@ func (c *Conn) push() *slot {
 	s.req.bypassed = nil
 	s.req.wait = 0
 	s.preset = false
+	s.size = 0
 	c.tail++
 	c.loop.inflight++
 	c.loop.pending++
@@ -460,6 +526,11 @@ func (c *Conn) dispatch(now int64) {
 // drop forgets the pending commands from seq on.
 func (c *Conn) drop(seq uint64) {
 	if n := c.tail - seq; n > 0 {
+		for i := seq; i < c.tail; i++ {
+			s := c.ring[i&uint64(len(c.ring)-1)]
+			c.cmdBytes -= s.size
+			s.reset()
+		}
 		c.loop.inflight -= int(n)
 		c.loop.pending -= int(c.tail - max(seq, c.next))
 		c.tail = seq
@@ -491,7 +562,12 @@ func (c *Conn) complete(w *slotWriter, v resp.Value) bool {
 	if s.req.chain.Load() == chainEntered && !s.preset {
 		c.bypass(s.req.name) // rare: a middleware of a chain answered
 	}
-	s.out = v.AppendTo(s.out[:0])
+	if v.Owned && len(v.Raw) >= resp.BigFrame {
+		s.out = v.Raw[:len(v.Raw):len(v.Raw)] // handed over: kept, not copied
+	} else {
+		s.out = v.AppendTo(s.out[:0])
+	}
+	c.unwritten.Add(int64(len(s.out)))
 	s.open = false
 	s.done = true
 	c.stamp++
@@ -549,6 +625,7 @@ func (c *Conn) flush() int {
 	mask := uint64(len(c.ring) - 1)
 	seq := c.head
 	oob := c.oob
+	written := 0
 	for seq < c.next {
 		s := c.ring[seq&mask]
 		if !s.done {
@@ -560,8 +637,14 @@ func (c *Conn) flush() int {
 		}
 		s.done = false
 		c.iov = append(c.iov, s.out)
+		written += len(s.out)
+		c.estimate(len(s.out))
+		if cap(s.out) > keepBuf {
+			s.out = nil // the slot would drop it: the write takes it over (see write)
+		}
 		seq++
 	}
+	c.unwritten.Add(-int64(written))
 	for _, p := range oob {
 		c.iov = append(c.iov, p.frame)
 	}
@@ -576,7 +659,7 @@ func (c *Conn) flush() int {
 	}
 	if !c.closed {
 		c.write()
-		if pushed && c.gc.OutboundBuffered() > MaxPushBuffer {
+		if pushed && c.gc.OutboundBuffered()+c.pace.queued > MaxPushBuffer {
 			c.dropSlowReader()
 		}
 	}
@@ -588,7 +671,9 @@ func (c *Conn) flush() int {
 		return n
 	}
 	for ; c.head < seq; c.head++ {
-		c.ring[c.head&mask].reset()
+		s := c.ring[c.head&mask]
+		c.cmdBytes -= s.size
+		s.reset()
 	}
 	if n > 0 {
 		c.loop.inflight -= n
@@ -634,15 +719,23 @@ func (c *Conn) Push(v resp.Value) bool {
 }
 
 // write sends the collected replies. Small ones are copied into one buffer for a single
-// write: the kernel's writev costs more than the copy, and gnet's Writev allocates.
+// write: the kernel's writev costs more than the copy, and gnet's Writev allocates. Big
+// ones go through the pacer, handed over: a buffer over keepBuf is a push frame or a
+// reply that its slot let go (flush), which nothing writes to again.
 func (c *Conn) write() {
-	if len(c.iov) == 1 {
-		_, _ = c.gc.Write(c.iov[0])
-		return
-	}
 	total := 0
 	for _, b := range c.iov {
 		total += len(b)
+	}
+	if c.pace.busy() || total > c.pace.room() {
+		for _, b := range c.iov {
+			c.pace.write(b, cap(b) > keepBuf)
+		}
+		return
+	}
+	if len(c.iov) == 1 {
+		_, _ = c.gc.Write(c.iov[0])
+		return
 	}
 	if total > keepBuf {
 		_, _ = c.gc.Writev(c.iov)
@@ -685,6 +778,7 @@ func (c *Conn) expire(now, timeout int64) {
 			s.open = false
 			s.done = true
 			s.out = errReplyTimeout.AppendTo(s.out[:0])
+			c.unwritten.Add(int64(len(s.out)))
 			c.stamp++
 			s.stamp = c.stamp
 			s.w = newSlotWriter(c)
@@ -711,6 +805,9 @@ func (c *Conn) closeLoop() {
 	n := cap(c.in)
 	c.in = nil
 	giveBack(n)
+	c.pace.reset()
+	c.cmdBytes = 0
+	c.unaccount()
 	delete(c.loop.conns, c)
 	c.loop.publish()
 	c.loop.drained()

@@ -13,16 +13,17 @@ import (
 type Option func(*options)
 
 type options struct {
-	loops          int
-	maxInflight    int
-	maxPending     int
-	maxClients     int
-	maxOutbound    int
-	maxQueryBuffer int
-	idleTimeout    time.Duration
-	replyTimeout   time.Duration
-	limits         resp.Limits
-	logger         hclog.Logger
+	loops            int
+	maxInflight      int
+	maxPending       int
+	maxClients       int
+	maxOutbound      int
+	maxQueryBuffer   int
+	maxMemoryClients int64
+	idleTimeout      time.Duration
+	replyTimeout     time.Duration
+	limits           resp.Limits
+	logger           hclog.Logger
 }
 
 // Defaults of the options.
@@ -85,6 +86,20 @@ func WithMaxOutbound(n int) Option { return func(o *options) { o.maxOutbound = n
 // it gets a protocol error; input that piles up behind a full ring closes the client at
 // once, as Redis does. It must exceed the longest command clients send.
 func WithMaxQueryBuffer(n int) Option { return func(o *options) { o.maxQueryBuffer = n } }
+
+// WithMaxMemoryClients sets a budget of memory for all clients together, as Redis's
+// maxmemory-clients (default 0: none). It counts what the proxy holds for each client:
+// received bytes not yet decoded, its commands in flight, and its replies and pushes not
+// yet read (held by the proxy or buffered for the socket). When the sum exceeds n
+// bytes, the client that holds the most is closed, and the next, until it does not; each
+// eviction is logged (WARN) and counted (Stats.ClientsEvicted). Clients under 1 MiB are
+// never evicted. The per-connection limits (MaxQueryBuffer, MaxOutbound) still apply.
+//
+// The budget bounds what the proxy holds, not the process's resident memory: the Go
+// runtime collects what evicted clients held at its next collection. To keep that
+// close, give the runtime a soft memory limit above the budget (GOMEMLIMIT, or
+// debug.SetMemoryLimit; the cli package's -maxmemory-clients flag sets both).
+func WithMaxMemoryClients(n int64) Option { return func(o *options) { o.maxMemoryClients = n } }
 
 // WithIdleTimeout closes connections that have sent nothing and wait for nothing for d
 // (default 0: never, as Redis's timeout 0).

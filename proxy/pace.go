@@ -8,10 +8,13 @@ import "time"
 // the wire a window at a time, as the socket drains what the wire buffered. gnet tells
 // nobody when that happens, so a pacer with bytes waiting looks again after
 // paceEvery; a window per look bounds its throughput to paceWindow/paceEvery (4 GB/s),
-// far above what one client reads.
+// far above what one client reads. While the wire drains nothing (a client that does
+// not read), the looks space out, up to paceIdle apart.
 const (
 	paceWindow = 4 << 20
 	paceEvery  = time.Millisecond
+	paceIdle   = 100 * time.Millisecond
+	paceCopy   = 16 << 10 // the least a copy made to wait is given room for
 )
 
 // pacer writes to a wire in order, keeping at most about paceWindow in the wire's
@@ -23,12 +26,15 @@ type pacer struct {
 	queue  []paced              // bytes not yet given to the wire, in order
 	queued int                  // their total
 	timer  bool                 // a look is scheduled
+	every  time.Duration        // how long until the next look
+	seen   int                  // what the wire buffered when the look was scheduled
 }
 
 // paced is one buffer in a pacer's queue.
 type paced struct {
 	b    []byte // what is left to write
 	size int    // the buffer's size, given back once it is written
+	copy bool   // the pacer's own copy: more copies may be appended to it
 }
 
 // write sends b after what was written before. With owned false, b may be reused once
@@ -39,11 +45,16 @@ func (p *pacer) write(b []byte, owned bool) {
 		_, _ = p.w.Write(b) // what the socket does not take fits in the window
 		return
 	}
-	if !owned {
-		b = append([]byte(nil), b...)
-	}
-	p.queue = append(p.queue, paced{b: b, size: cap(b)})
 	p.queued += len(b)
+	switch last := len(p.queue) - 1; {
+	case owned:
+		p.queue = append(p.queue, paced{b: b, size: cap(b)})
+	case last >= 0 && p.queue[last].copy && len(b) <= cap(p.queue[last].b)-len(p.queue[last].b):
+		p.queue[last].b = append(p.queue[last].b, b...)
+	default:
+		b = append(make([]byte, 0, max(len(b), paceCopy)), b...)
+		p.queue = append(p.queue, paced{b: b, size: cap(b), copy: true})
+	}
 	p.pump()
 }
 
@@ -77,15 +88,31 @@ func (p *pacer) pump() {
 		p.queue = nil
 		return
 	}
-	if !p.timer {
-		p.timer = true
-		time.AfterFunc(paceEvery, func() { p.post(p.look) })
-	}
+	p.watch()
 }
 
-// look is the scheduled look: pump, then let the owner write what waited behind.
+// watch schedules a look, unless one is scheduled: pump does while bytes wait, and an
+// owner whose work waits for the wire to drain (input held back by MaxOutbound) does.
+func (p *pacer) watch() {
+	if p.timer {
+		return
+	}
+	p.timer = true
+	p.seen = p.w.OutboundBuffered()
+	if p.every == 0 {
+		p.every = paceEvery
+	}
+	time.AfterFunc(p.every, func() { p.post(p.look) })
+}
+
+// look is the scheduled look: pump, then let the owner go on with what waited.
 func (p *pacer) look() {
 	p.timer = false
+	if p.w.OutboundBuffered() < p.seen {
+		p.every = paceEvery
+	} else {
+		p.every = min(2*p.every, paceIdle)
+	}
 	p.pump()
 	if p.resume != nil {
 		p.resume()

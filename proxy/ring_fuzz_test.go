@@ -93,7 +93,8 @@ func FuzzRing(f *testing.F) {
 		el := &fakeLoop{}
 		gc := &fakeConn{}
 		l := &loop{srv: srv, el: el, conns: map[*Conn]struct{}{}}
-		c := &Conn{srv: srv, gc: gc, loop: l, ctx: context.Background(), cancel: func() {}}
+		c := &Conn{srv: srv, loop: l, ctx: context.Background(), cancel: func() {}}
+		c.setWire(gc)
 		c.grow()
 		var want bytes.Buffer
 		for i := 0; i < n; i++ {

@@ -222,7 +222,8 @@ var detachedServer = sync.OnceValue(func() *Server {
 func newDetachedConn() *Conn {
 	s := detachedServer()
 	l := &loop{srv: s, el: &goLoop{}, conns: map[*Conn]struct{}{}}
-	c := &Conn{srv: s, gc: discardWire{}, loop: l, id: connIDs.Add(1), opened: time.Now()}
+	c := &Conn{srv: s, loop: l, id: connIDs.Add(1), opened: time.Now()}
+	c.setWire(discardWire{})
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.grow()
 	return c

@@ -35,6 +35,7 @@ type Server struct {
 
 	doubleReplies atomic.Uint64
 	lateReplies   atomic.Uint64
+	budget        *budget // nil without WithMaxMemoryClients
 
 	mu        sync.Mutex
 	loops     map[executor]*loop
@@ -83,6 +84,9 @@ func New(h Handler, opts ...Option) *Server {
 	}
 	if obs, ok := h.(ConnObserver); ok {
 		s.obs = obs
+	}
+	if o.maxMemoryClients > 0 {
+		s.budget = &budget{limit: o.maxMemoryClients, big: map[*Conn]struct{}{}}
 	}
 	return s
 }
@@ -238,12 +242,19 @@ type Stats struct {
 	Pending       int    // of those, commands waiting behind a hold (Conn.Hold)
 	DoubleReplies uint64 // replies refused because the command had its reply already
 	LateReplies   uint64 // replies dropped because the proxy had answered (reply timeout)
+	// ClientMemory is what the clients' connections hold, as the client memory budget
+	// counts it (WithMaxMemoryClients; 0 without one), in steps of 64 KiB per
+	// connection.
+	ClientMemory int64
+	// ClientsEvicted counts the clients closed because the budget was exceeded.
+	ClientsEvicted uint64
 }
 
 // Stats returns the server's gauges and counters. Safe from any goroutine; the gauges
 // are as of each connection's latest turn on its event loop.
 func (s *Server) Stats() Stats {
 	st := Stats{DoubleReplies: s.doubleReplies.Load(), LateReplies: s.lateReplies.Load()}
+	st.ClientMemory, st.ClientsEvicted = s.budget.stats()
 	s.mu.Lock()
 	st.Conns = s.clients
 	for _, l := range s.loops {
@@ -335,8 +346,9 @@ func listenAddr(eng gnet.Engine) (net.Addr, error) {
 }
 
 func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
-	if _, ok := gc.Context().(*upstream); ok {
-		return nil, gnet.None // a backend's connection, attached through Loop.Attach
+	if u, ok := gc.Context().(*upstream); ok {
+		u.pace.w = gc // a backend's connection, attached through Loop.Attach
+		return nil, gnet.None
 	}
 	s := e.s
 	s.mu.Lock()
@@ -361,7 +373,9 @@ func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 
 // open makes the Conn of a client accepted on loop l, which carries it over w. On l.
 func (s *Server) open(l *loop, w wire, remote, local net.Addr) *Conn {
-	c := &Conn{srv: s, gc: w, loop: l, id: connIDs.Add(1), remote: remote, local: local, opened: time.Now()}
+	c := &Conn{srv: s, loop: l, id: connIDs.Add(1), remote: remote, local: local, opened: time.Now()}
+	c.setWire(w)
+	c.replyEst = s.opts.maxOutbound / 64
 	c.parser.Limits = s.opts.limits
 	c.lastActive = s.clock()
 	c.ctx, c.cancel = context.WithCancel(context.Background())

@@ -44,6 +44,7 @@ var errStopped = errors.New("proxy: server stopped")
 // flushed as soon as onData returns.
 func (lp *Loop) Attach(nc net.Conn, onData func([]byte), onClose func(error)) (write func(b []byte, owned bool), closeConn func() error, err error) {
 	u := &upstream{loop: lp.l, onData: onData, onClose: onClose}
+	u.pace.post = lp.l.post // and its wire once the loop has it (OnOpen)
 	ch, err := lp.l.el.(gnet.EventLoop).Enroll(gnet.NewContext(context.Background(), u), nc)
 	if err != nil {
 		_ = nc.Close()
@@ -64,9 +65,7 @@ func (lp *Loop) Attach(nc net.Conn, onData func([]byte), onClose func(error)) (w
 	if res.Err != nil {
 		return nil, nil, fmt.Errorf("proxy: attach %s: %w", nc.RemoteAddr(), res.Err)
 	}
-	gc := res.Conn
-	u.pace = pacer{w: gc, post: lp.l.post}
-	return u.pace.write, gc.Close, nil
+	return u.pace.write, res.Conn.Close, nil
 }
 
 // upstream is a connection a backend attached to a loop.

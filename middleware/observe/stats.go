@@ -41,8 +41,10 @@ var errNoStats = errors.New("observe: nothing to observe")
 //	redchain.server.inflight         {command}     commands read whose replies are not written yet
 //	redchain.server.pending          {command}     of those, commands waiting behind a hold
 //	redchain.server.replies.refused  {reply}       counter, by redchain.reply.reason: double, late
+//	redchain.server.client_memory    By            what clients hold, as the client memory budget counts it (proxy.WithMaxMemoryClients; 0 without one)
+//	redchain.server.clients.evicted  {connection}  counter: clients closed because the budget was exceeded
 //
-// The first three are asynchronous up-down counters, the last an asynchronous counter.
+// The gauges are asynchronous up-down counters, the counters asynchronous counters.
 // unregister stops the reports; it is idempotent and safe from any goroutine. Register
 // one server per meter provider: nothing in the attributes tells two servers apart.
 func RegisterServer(mp metric.MeterProvider, srv *proxy.Server) (unregister func() error, err error) {
@@ -58,7 +60,11 @@ func RegisterServer(mp metric.MeterProvider, srv *proxy.Server) (unregister func
 		metric.WithUnit("{command}"), metric.WithDescription("Commands waiting in a connection's pending queue, behind a hold."))
 	refused, err4 := m.Int64ObservableCounter("redchain.server.replies.refused",
 		metric.WithUnit("{reply}"), metric.WithDescription("Replies refused: a second reply to a command (double), or one after the proxy had answered it (late)."))
-	if err := errors.Join(err1, err2, err3, err4); err != nil {
+	clientMem, err5 := m.Int64ObservableUpDownCounter("redchain.server.client_memory",
+		metric.WithUnit("By"), metric.WithDescription("Memory the proxy holds for its clients, as the client memory budget counts it."))
+	evicted, err6 := m.Int64ObservableCounter("redchain.server.clients.evicted",
+		metric.WithUnit("{connection}"), metric.WithDescription("Clients closed because the client memory budget was exceeded."))
+	if err := errors.Join(err1, err2, err3, err4, err5, err6); err != nil {
 		return nil, fmt.Errorf("observe: %w", err)
 	}
 	double := metric.WithAttributeSet(attribute.NewSet(ReplyReasonKey.String("double")))
@@ -70,8 +76,10 @@ func RegisterServer(mp metric.MeterProvider, srv *proxy.Server) (unregister func
 		o.ObserveInt64(pending, int64(st.Pending))
 		o.ObserveInt64(refused, clamp(st.DoubleReplies), double)
 		o.ObserveInt64(refused, clamp(st.LateReplies), late)
+		o.ObserveInt64(clientMem, st.ClientMemory)
+		o.ObserveInt64(evicted, clamp(st.ClientsEvicted))
 		return nil
-	}, conns, inflight, pending, refused)
+	}, conns, inflight, pending, refused, clientMem, evicted)
 	if err != nil {
 		return nil, fmt.Errorf("observe: %w", err)
 	}

@@ -77,6 +77,10 @@ type Flags struct {
 	// none. With one, NewServer also gives the Go runtime a soft memory limit of the
 	// budget plus MemoryHeadroom, unless GOMEMLIMIT sets one.
 	MaxMemoryClients int64
+	// MaxOutbound (-max-outbound, a size) bounds the replies waiting for one client
+	// that does not read them (proxy.WithMaxOutbound); 0 keeps proxy.DefaultMaxOutbound,
+	// and -1 (the flag's 0) is no bound.
+	MaxOutbound int64
 }
 
 // MemoryHeadroom is what the Go runtime's soft memory limit allows beyond
@@ -87,8 +91,8 @@ const MemoryHeadroom = 32 << 20
 // Register defines -listen (127.0.0.1:6380), -upstream (empty), -upstream-password
 // (empty), -log-level (info), -event-loops (0), -metrics-addr (empty), -pprof-addr
 // (empty), -learn (true), -present-cluster (empty), -announce (empty),
-// -max-own-conns-per-addr, -max-own-conns-per-user, -max-own-conns (0) and
-// -maxmemory-clients (0) on fs, storing into f.
+// -max-own-conns-per-addr, -max-own-conns-per-user, -max-own-conns (0),
+// -maxmemory-clients (0) and -max-outbound (the default) on fs, storing into f.
 func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Listen, "listen", "127.0.0.1:6380", "address to accept Redis clients on")
 	fs.StringVar(&f.Upstream, "upstream", "", "Redis server host:port (empty: start an embedded one)")
@@ -113,6 +117,13 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.Func("maxmemory-clients", "memory budget of all clients together, as Redis's maxmemory-clients: 256mb, 1gb (0: none); over it, the client that holds the most is closed", func(s string) error {
 		n, err := parseSize(s)
 		f.MaxMemoryClients = n
+		return err
+	})
+	fs.Func("max-outbound", "replies waiting for one client that does not read them, a size (default 64mb; 0: no bound); beyond it, the client's commands wait until it reads", func(s string) error {
+		n, err := parseSize(s)
+		if f.MaxOutbound = n; n == 0 {
+			f.MaxOutbound = -1
+		}
 		return err
 	})
 	fs.BoolFunc("learn", "learn the upstream's commands at start, modules' included (default true; -learn=false to skip)", func(s string) error {
@@ -262,6 +273,9 @@ func (a *App) NewServer(h proxy.Handler, opts ...proxy.Option) *proxy.Server {
 	base := []proxy.Option{proxy.WithLogger(a.Log)}
 	if a.flags.EventLoops > 0 {
 		base = append(base, proxy.WithEventLoops(a.flags.EventLoops))
+	}
+	if n := a.flags.MaxOutbound; n != 0 {
+		base = append(base, proxy.WithMaxOutbound(int(max(n, 0))))
 	}
 	if n := a.flags.MaxMemoryClients; n > 0 {
 		base = append(base, proxy.WithMaxMemoryClients(n))

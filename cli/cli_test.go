@@ -59,6 +59,8 @@ func TestRegister(t *testing.T) {
 				PresentCluster: []string{"a:1", "b:2"}, Announce: "a:1", NoLearn: true, MaxMemoryClients: 256 << 20}},
 		{"sizes as Redis writes them", []string{"-maxmemory-clients", "2G"}, cli.Flags{Listen: "127.0.0.1:6380", LogLevel: "info", MaxMemoryClients: 2e9}},
 		{"bytes", []string{"-maxmemory-clients", "1048576"}, cli.Flags{Listen: "127.0.0.1:6380", LogLevel: "info", MaxMemoryClients: 1 << 20}},
+		{"outbound", []string{"-max-outbound", "1gb"}, cli.Flags{Listen: "127.0.0.1:6380", LogLevel: "info", MaxOutbound: 1 << 30}},
+		{"no outbound bound", []string{"-max-outbound", "0"}, cli.Flags{Listen: "127.0.0.1:6380", LogLevel: "info", MaxOutbound: -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

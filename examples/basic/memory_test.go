@@ -9,6 +9,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -21,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/redchain/redchain/cli/clitest"
 	"github.com/redchain/redchain/redistest"
@@ -278,5 +281,102 @@ func (c *rawClient) expectLine(want string) {
 	}
 	if got := strings.TrimSuffix(line, "\r\n"); got != want {
 		c.t.Fatalf("reply line %q, want %q", got, want)
+	}
+}
+
+// TestClientMemoryBudget runs the proxy with a client memory budget of 256 MiB and no
+// per-client bound on replies, while three clients each pipeline 200 GETs of a 1 MiB
+// value without reading: 600 MiB of replies. The proxy's resident memory must stay under
+// the budget plus 64 MiB, the client holding the most must be closed, and a client
+// that reads its replies must be served all along.
+func TestClientMemoryBudget(t *testing.T) {
+	const budget, value, gets = 256 << 20, 1 << 20, 200
+	srv := redistest.Start(t)
+	if err := srv.Client().Set(context.Background(), "v", bytes.Repeat([]byte{'v'}, value), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, "-upstream", srv.Addr(), "-maxmemory-clients", "256mb", "-max-outbound", "0")
+
+	// The well-behaved client: a round trip at a time, until the greedy ones are done.
+	done := make(chan struct{})
+	var wellErr error
+	var wellRounds int
+	wellDone := make(chan struct{})
+	go func() {
+		defer close(wellDone)
+		c := goredis.NewClient(&goredis.Options{Addr: p.addr, Protocol: 2, ReadTimeout: ioTimeout, MaxRetries: -1})
+		defer c.Close()
+		for ctx := context.Background(); ; wellRounds++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if err := c.Set(ctx, "w", wellRounds, 0).Err(); err != nil {
+				wellErr = fmt.Errorf("SET, round %d: %w", wellRounds, err)
+				return
+			}
+			if n, err := c.Get(ctx, "w").Int(); err != nil || n != wellRounds {
+				wellErr = fmt.Errorf("GET, round %d: %d, %v", wellRounds, n, err)
+				return
+			}
+		}
+	}()
+
+	// The greedy clients send everything, read nothing until the proxy has had them
+	// all, then read what they get.
+	cmd := []byte(strings.Repeat("*2\r\n$3\r\nGET\r\n$1\r\nv\r\n", gets))
+	greedy := make([]net.Conn, 3)
+	for i := range greedy {
+		conn, err := net.DialTimeout("tcp", p.addr, startTimeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		if _, err := conn.Write(cmd); err != nil {
+			t.Fatal(err)
+		}
+		greedy[i] = conn
+	}
+	// Their replies pile up in the proxy until the budget closes the client holding the
+	// most: wait for that, then read what each gets.
+	for deadline := time.Now().Add(ioTimeout); !strings.Contains(p.logs.String(), "client memory budget exceeded"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no client evicted within %v; RSS %.1f MiB:\n%s", ioTimeout, float64(p.rss())/mib, p.logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	closedCount := 0
+	got := make([]int, len(greedy))
+	for i, conn := range greedy {
+		if err := conn.SetReadDeadline(time.Now().Add(ioTimeout)); err != nil {
+			t.Fatal(err)
+		}
+		const all = gets * int64(value+len("$1048576\r\n\r\n"))
+		n, err := io.Copy(io.Discard, io.LimitReader(conn, all))
+		got[i] = int(n)
+		if err != nil || n < all {
+			closedCount++
+		}
+	}
+	close(done)
+	<-wellDone
+	peak := p.hwm()
+	t.Logf("peak RSS %.1f MiB (budget %d MiB + 64 MiB allowed); greedy clients read %v bytes, %d closed; well-behaved client: %d rounds",
+		float64(peak)/mib, budget>>20, got, closedCount, wellRounds)
+	if peak > budget+64<<20 {
+		t.Errorf("peak RSS %.1f MiB, want under %d MiB", float64(peak)/mib, (budget+64<<20)>>20)
+	}
+	if closedCount == 0 {
+		t.Errorf("no greedy client was closed: want the one holding the most closed")
+	}
+	if closedCount == len(greedy) {
+		t.Errorf("every greedy client was closed: want only those over the budget")
+	}
+	if wellRounds == 0 {
+		t.Errorf("the well-behaved client finished no round trip")
+	}
+	if wellErr != nil {
+		t.Errorf("the well-behaved client failed: %v", wellErr)
 	}
 }

@@ -61,7 +61,7 @@ type conn struct {
 	gen    uint64
 	nc     net.Conn      // while up
 	quit   chan struct{} // while up; closed when the generation ends
-	wbuf   []byte        // commands queued but not yet handed to the writer
+	out    outq          // commands queued but not yet handed to the writer
 	queue  ring          // callbacks of the commands written or queued, oldest first
 	popped uint64        // replies delivered since the start: identifies the queue's head
 	// Barriers waiting for the replies up to a count of popped (Backend.Barrier).
@@ -81,7 +81,7 @@ type conn struct {
 	lclose      func() error
 	flushPosted bool   // a flush is posted to the loop
 	flushFn     func() // c.flush, bound once
-	spare       []byte // the write buffer not in use
+	spare       outq   // the write queue's storage not in use
 	rgen        uint64 // loop-only: the generation rbuf and parser belong to
 
 	checking bool // a health check runs (abandon)
@@ -137,10 +137,10 @@ func (c *conn) sendEntry(cmd resp.Command, done callback, timeout time.Duration,
 		}
 	}
 	if asking {
-		c.wbuf = askingCmd.AppendTo(c.wbuf)
+		c.out.add(askingCmd)
 		c.queue.push(dropReply)
 	}
-	c.wbuf = cmd.AppendTo(c.wbuf)
+	c.out.add(cmd)
 	c.queue.push(done)
 	return c.queued()
 }
@@ -346,10 +346,10 @@ func (c *conn) up(nc net.Conn) (uint64, chan struct{}, error) {
 	return gen, quit, nil
 }
 
-// writeLoop writes what Send queues, one buffer per system call, until the generation
-// ends.
+// writeLoop writes what Send queues, all that is queued at a time in one write,
+// until the generation ends.
 func (c *conn) writeLoop(nc net.Conn, gen uint64, quit <-chan struct{}) {
-	var spare []byte
+	var spare outq
 	for {
 		select {
 		case <-c.wake:
@@ -361,19 +361,13 @@ func (c *conn) writeLoop(nc net.Conn, gen uint64, quit <-chan struct{}) {
 			c.mu.Unlock()
 			return
 		}
-		buf := c.wbuf
-		c.wbuf = spare[:0]
+		w := c.out.take(spare)
 		c.mu.Unlock()
-		if len(buf) > 0 {
-			if _, err := nc.Write(buf); err != nil {
-				c.fail(gen, err)
-				return
-			}
+		if err := w.writeTo(nc); err != nil {
+			c.fail(gen, err)
+			return
 		}
-		if cap(buf) > maxKeep {
-			buf = nil // a huge command went by: do not keep its buffer
-		}
-		spare = buf
+		spare = w.reuse()
 	}
 }
 
@@ -585,10 +579,7 @@ func (c *conn) takeDown(next state) failed {
 	}
 	c.state, c.nc, c.quit = next, nil, nil
 	c.lwrite, c.lclose = nil, nil
-	c.wbuf = c.wbuf[:0]
-	if cap(c.wbuf) > maxKeep {
-		c.wbuf = nil
-	}
+	c.out = c.out.reuse()
 	return f
 }
 

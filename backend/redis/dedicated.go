@@ -480,7 +480,7 @@ func (t *tunnel) Write(cmd resp.Command) {
 		c.mu.Unlock()
 		return
 	}
-	c.wbuf = cmd.AppendTo(c.wbuf)
+	c.out.add(cmd)
 	_ = c.queued()
 }
 

@@ -68,19 +68,18 @@ func (b *Backend) loopConn(lp backend.Loop, proto int, scripts bool) *conn {
 func (c *conn) flush() {
 	c.mu.Lock()
 	c.flushPosted = false
-	if c.state != stateUp || len(c.wbuf) == 0 {
+	if c.state != stateUp || c.out.empty() {
 		c.mu.Unlock()
 		return
 	}
-	buf, write := c.wbuf, c.lwrite
-	c.wbuf = c.spare[:0]
+	w, write := c.out.take(c.spare), c.lwrite
+	c.spare = outq{}
 	c.mu.Unlock()
-	write(buf, false) // what the socket does not take is copied; a failure closes it (onClose)
-	if cap(buf) > maxKeep {
-		buf = nil
-	}
+	// What the socket does not take is copied, or kept if owned; a failure closes it
+	// (onClose).
+	w.writeLoop(write)
 	c.mu.Lock()
-	c.spare = buf[:0]
+	c.spare = w.reuse()
 	c.mu.Unlock()
 }
 
@@ -157,7 +156,7 @@ func (c *conn) attach(nc net.Conn) (chan struct{}, error) {
 	quit := c.quit
 	h.gen.Store(gen)
 	closed := h.closed
-	post := len(c.wbuf) > 0 && !c.flushPosted
+	post := !c.out.empty() && !c.flushPosted
 	c.flushPosted = c.flushPosted || post
 	c.mu.Unlock()
 	if closed {

@@ -73,6 +73,7 @@ type conn struct {
 	ends   []int      // where the frames of one read end
 	cbs    []callback // their callbacks
 	idle   int        // drained reads that did not need a buffer above maxKeep
+	handed bool       // rbuf holds a frame handed over (reply): it is never written again
 
 	// A connection on an event loop (see loop.go) has these instead of its own
 	// goroutines: the socket's write and close, guarded by mu.
@@ -381,14 +382,18 @@ func (c *conn) readLoop(nc net.Conn, gen uint64) error {
 		if start == len(buf) {
 			buf, start = c.drained(buf), 0
 		}
-		if cap(buf)-len(buf) < minRead {
-			buf, start = room(buf, start), 0
+		if need := c.bigNeed(); cap(buf)-len(buf) < max(minRead, need) {
+			buf, start = room(buf, start, need), 0
 		}
 		n, rerr := nc.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 
 		var err error
-		if start, err = c.consume(gen, buf, start); err != nil {
+		start, err = c.consume(gen, buf, start)
+		if c.handed {
+			buf, start = c.handOff(buf[start:]), 0
+		}
+		if err != nil {
 			return err
 		}
 		if rerr != nil {
@@ -470,7 +475,7 @@ func (c *conn) deliver(gen uint64, buf []byte, from int, ends []int) error {
 			break
 		}
 		if cbs[i] != nil { // nil: a command abandoned after a timeout
-			cbs[i](resp.Raw(frame), nil)
+			cbs[i](c.reply(frame), nil)
 			cbs[i] = nil
 		}
 		i++
@@ -520,6 +525,37 @@ func (c *conn) passedBarriers() []barrier {
 	return passed
 }
 
+// reply returns frame, which lies in the read buffer, as the value to give its callback.
+// A big frame is handed over (resp.Value.Owned), so that its taker keeps it rather than
+// copy it: the buffer is then never written again (see handOff).
+func (c *conn) reply(frame []byte) resp.Value {
+	if len(frame) < resp.BigFrame {
+		return resp.Raw(frame)
+	}
+	c.handed = true
+	return resp.RawOwned(frame[:len(frame):len(frame)]) // an append by its taker stays in it
+}
+
+// handOff returns a new read buffer that holds rest, the unparsed end of a buffer that
+// holds a frame handed over, which must not be written again.
+func (c *conn) handOff(rest []byte) []byte {
+	c.handed = false
+	if len(rest) == 0 {
+		return nil
+	}
+	return append(make([]byte, 0, max(readSize, len(rest)+minRead)), rest...)
+}
+
+// bigNeed returns how many more bytes the reply in progress is known to need when that is
+// resp.BigFrame or more, else 0: a big reply gets a buffer of its size at once (room),
+// rather than one doubled step by step, each step a copy and garbage.
+func (c *conn) bigNeed() int {
+	if n := c.parser.Missing(); n >= resp.BigFrame {
+		return n
+	}
+	return 0
+}
+
 // drained returns buf emptied, or a smaller buffer once a huge one has not been needed
 // for a while.
 func (c *conn) drained(buf []byte) []byte {
@@ -538,11 +574,16 @@ func (c *conn) drained(buf []byte) []byte {
 
 // room returns a buffer that holds buf[start:] at its start and has at least minRead
 // bytes free: buf itself with its unparsed bytes moved to the front, or, when they fill
-// more than half of it, a buffer twice as large. The parser allows its input to move.
-func room(buf []byte, start int) []byte {
+// more than half of it, a buffer twice as large. When the reply in progress is known to
+// need more (need, from bigNeed), there is room for all of it and minRead more, so that
+// the next header fits too. The parser allows its input to move.
+func room(buf []byte, start, need int) []byte {
 	rest := buf[start:]
 	size := cap(buf)
-	if len(rest)+minRead > size/2 {
+	switch {
+	case need > 0:
+		size = max(size, len(rest)+need+minRead)
+	case len(rest)+minRead > size/2:
 		size = max(readSize, 2*size, len(rest)+minRead)
 	}
 	if size == cap(buf) {

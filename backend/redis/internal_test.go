@@ -51,13 +51,16 @@ func TestRoom(t *testing.T) {
 		name       string
 		len, cap   int
 		start      int
+		need       int
 		wantCap    int
 		wantLength int
 	}{
-		{"empty", 0, 0, 0, readSize, 0},
-		{"move to front", readSize - 100, readSize, readSize - 200, readSize, 100},
-		{"grow when half full", readSize - 100, readSize, 1000, 2 * readSize, readSize - 1100},
-		{"grow a big one", 8 << 20, 8 << 20, 0, 16 << 20, 8 << 20},
+		{"empty", 0, 0, 0, 0, readSize, 0},
+		{"move to front", readSize - 100, readSize, readSize - 200, 0, readSize, 100},
+		{"grow when half full", readSize - 100, readSize, 1000, 0, 2 * readSize, readSize - 1100},
+		{"grow a big one", 8 << 20, 8 << 20, 0, 0, 16 << 20, 8 << 20},
+		{"room for a big reply", readSize, readSize, 100, 3 << 20, readSize - 100 + 3<<20 + minRead, readSize - 100},
+		{"a big reply fits once moved", 4 << 20, 4 << 20, 4<<20 - 100, 2 << 20, 4 << 20, 100},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -66,13 +69,13 @@ func TestRoom(t *testing.T) {
 				buf[i] = byte(i)
 			}
 			rest := bytes.Clone(buf[tc.start:])
-			got := room(buf, tc.start)
+			got := room(buf, tc.start, tc.need)
 			if cap(got) != tc.wantCap || len(got) != tc.wantLength || !bytes.Equal(got, rest) {
 				t.Fatalf("room: len %d cap %d (same bytes: %v), want len %d cap %d",
 					len(got), cap(got), bytes.Equal(got, rest), tc.wantLength, tc.wantCap)
 			}
-			if cap(got)-len(got) < minRead {
-				t.Fatalf("room left %d bytes free, want %d", cap(got)-len(got), minRead)
+			if free := cap(got) - len(got); free < max(minRead, tc.need) {
+				t.Fatalf("room left %d bytes free, want %d", free, max(minRead, tc.need))
 			}
 		})
 	}

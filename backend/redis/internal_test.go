@@ -156,7 +156,7 @@ func TestOutq(t *testing.T) {
 	q.add(small)
 	q.add(big)
 	var got []write
-	q.take(outq{}).writeLoop(func(b []byte, owned bool) { got = append(got, write{b, owned}) })
+	q.take(outq{}).writeWith(func(b []byte, owned bool) { got = append(got, write{b, owned}) })
 	want := []write{
 		{ping.AppendTo(nil), false},
 		{big.Raw, true},

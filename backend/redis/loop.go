@@ -78,7 +78,7 @@ func (c *conn) flush() {
 	c.mu.Unlock()
 	// What the socket does not take is copied, or kept if owned; a failure closes it
 	// (onClose).
-	w.writeLoop(write)
+	w.writeWith(write)
 	c.mu.Lock()
 	c.spare = w.reuse()
 	c.mu.Unlock()

@@ -24,7 +24,7 @@ type segment struct {
 
 // add queues cmd: a copy of it unless it is a big one handed over.
 func (q *outq) add(cmd resp.Command) {
-	if !cmd.Owned || cmd.Raw == nil || len(cmd.Raw) < resp.BigFrame {
+	if !cmd.Owned || len(cmd.Raw) < resp.BigFrame {
 		q.buf = cmd.AppendTo(q.buf)
 		return
 	}
@@ -88,9 +88,9 @@ func (q outq) writeTo(nc net.Conn) error {
 	return err
 }
 
-// writeLoop writes q with a loop connection's write, in order, owned segments handed
+// writeWith writes q with a loop connection's write, in order, owned segments handed
 // over to go out uncopied as the socket takes them.
-func (q outq) writeLoop(write func(b []byte, owned bool)) {
+func (q outq) writeWith(write func(b []byte, owned bool)) {
 	for _, s := range q.segs {
 		write(s.b, s.owned)
 	}

@@ -1,6 +1,7 @@
 package redis_test
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -39,11 +40,22 @@ func BenchmarkSend(b *testing.B) {
 
 // BenchmarkSendPipeline measures one session that pipelines windows of 128 commands.
 func BenchmarkSendPipeline(b *testing.B) {
+	benchPipeline(b, session(1))
+}
+
+// BenchmarkSendPipelineLoop is BenchmarkSendPipeline on an event loop (loop mode).
+func BenchmarkSendPipelineLoop(b *testing.B) {
+	benchPipeline(b, loopCtx(b))
+}
+
+// benchPipeline sends windows of 128 PINGs with ctx, each window once the one before is
+// answered.
+func benchPipeline(b *testing.B, ctx context.Context) {
 	const window = 128
 	s := redistest.Start(b)
 	be := newBackend(b, redis.Config{Addr: s.Addr(), Logger: hclog.NewNullLogger()})
 	cmd := resp.NewCommand("PING")
-	ctx := session(1)
+	eventually(b, be, ctx)
 	var wg sync.WaitGroup
 	done := func(_ resp.Value, err error) {
 		if err != nil {

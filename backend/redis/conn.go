@@ -61,7 +61,7 @@ type conn struct {
 	gen    uint64
 	nc     net.Conn      // while up
 	quit   chan struct{} // while up; closed when the generation ends
-	wbuf   []byte        // commands queued but not yet handed to the writer
+	out    outq          // commands queued but not yet handed to the writer
 	queue  ring          // callbacks of the commands written or queued, oldest first
 	popped uint64        // replies delivered since the start: identifies the queue's head
 	// Barriers waiting for the replies up to a count of popped (Backend.Barrier).
@@ -73,6 +73,7 @@ type conn struct {
 	ends   []int      // where the frames of one read end
 	cbs    []callback // their callbacks
 	idle   int        // drained reads that did not need a buffer above maxKeep
+	handed bool       // rbuf holds a frame handed over (reply): it is never written again
 
 	// A connection on an event loop (see loop.go) has these instead of its own
 	// goroutines: the socket's write and close, guarded by mu.
@@ -81,7 +82,7 @@ type conn struct {
 	lclose      func() error
 	flushPosted bool   // a flush is posted to the loop
 	flushFn     func() // c.flush, bound once
-	spare       []byte // the write buffer not in use
+	spare       outq   // the write queue's storage not in use
 	rgen        uint64 // loop-only: the generation rbuf and parser belong to
 
 	checking bool // a health check runs (abandon)
@@ -137,10 +138,10 @@ func (c *conn) sendEntry(cmd resp.Command, done callback, timeout time.Duration,
 		}
 	}
 	if asking {
-		c.wbuf = askingCmd.AppendTo(c.wbuf)
+		c.out.add(askingCmd)
 		c.queue.push(dropReply)
 	}
-	c.wbuf = cmd.AppendTo(c.wbuf)
+	c.out.add(cmd)
 	c.queue.push(done)
 	return c.queued()
 }
@@ -346,10 +347,10 @@ func (c *conn) up(nc net.Conn) (uint64, chan struct{}, error) {
 	return gen, quit, nil
 }
 
-// writeLoop writes what Send queues, one buffer per system call, until the generation
-// ends.
+// writeLoop writes what Send queues, all that is queued at a time in one write,
+// until the generation ends.
 func (c *conn) writeLoop(nc net.Conn, gen uint64, quit <-chan struct{}) {
-	var spare []byte
+	var spare outq
 	for {
 		select {
 		case <-c.wake:
@@ -361,19 +362,13 @@ func (c *conn) writeLoop(nc net.Conn, gen uint64, quit <-chan struct{}) {
 			c.mu.Unlock()
 			return
 		}
-		buf := c.wbuf
-		c.wbuf = spare[:0]
+		w := c.out.take(spare)
 		c.mu.Unlock()
-		if len(buf) > 0 {
-			if _, err := nc.Write(buf); err != nil {
-				c.fail(gen, err)
-				return
-			}
+		if err := w.writeTo(nc); err != nil {
+			c.fail(gen, err)
+			return
 		}
-		if cap(buf) > maxKeep {
-			buf = nil // a huge command went by: do not keep its buffer
-		}
-		spare = buf
+		spare = w.reuse()
 	}
 }
 
@@ -387,14 +382,18 @@ func (c *conn) readLoop(nc net.Conn, gen uint64) error {
 		if start == len(buf) {
 			buf, start = c.drained(buf), 0
 		}
-		if cap(buf)-len(buf) < minRead {
-			buf, start = room(buf, start), 0
+		if need := c.bigNeed(); cap(buf)-len(buf) < max(minRead, need) {
+			buf, start = room(buf, start, need), 0
 		}
 		n, rerr := nc.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 
 		var err error
-		if start, err = c.consume(gen, buf, start); err != nil {
+		start, err = c.consume(gen, buf, start)
+		if c.handed {
+			buf, start = c.handOff(buf[start:]), 0
+		}
+		if err != nil {
 			return err
 		}
 		if rerr != nil {
@@ -476,7 +475,7 @@ func (c *conn) deliver(gen uint64, buf []byte, from int, ends []int) error {
 			break
 		}
 		if cbs[i] != nil { // nil: a command abandoned after a timeout
-			cbs[i](resp.Raw(frame), nil)
+			cbs[i](c.reply(frame), nil)
 			cbs[i] = nil
 		}
 		i++
@@ -526,6 +525,37 @@ func (c *conn) passedBarriers() []barrier {
 	return passed
 }
 
+// reply returns frame, which lies in the read buffer, as the value to give its callback.
+// A big frame is handed over (resp.Value.Owned), so that its taker keeps it rather than
+// copy it: the buffer is then never written again (see handOff).
+func (c *conn) reply(frame []byte) resp.Value {
+	if len(frame) < resp.BigFrame {
+		return resp.Raw(frame)
+	}
+	c.handed = true
+	return resp.RawOwned(frame[:len(frame):len(frame)]) // an append by its taker stays in it
+}
+
+// handOff returns a new read buffer that holds rest, the unparsed end of a buffer that
+// holds a frame handed over, which must not be written again.
+func (c *conn) handOff(rest []byte) []byte {
+	c.handed = false
+	if len(rest) == 0 {
+		return nil
+	}
+	return append(make([]byte, 0, max(readSize, len(rest)+minRead)), rest...)
+}
+
+// bigNeed returns how many more bytes the reply in progress is known to need when that is
+// resp.BigFrame or more, else 0: a big reply gets a buffer of its size at once (room),
+// rather than one doubled step by step, each step a copy and garbage.
+func (c *conn) bigNeed() int {
+	if n := c.parser.Missing(); n >= resp.BigFrame {
+		return n
+	}
+	return 0
+}
+
 // drained returns buf emptied, or a smaller buffer once a huge one has not been needed
 // for a while.
 func (c *conn) drained(buf []byte) []byte {
@@ -544,11 +574,16 @@ func (c *conn) drained(buf []byte) []byte {
 
 // room returns a buffer that holds buf[start:] at its start and has at least minRead
 // bytes free: buf itself with its unparsed bytes moved to the front, or, when they fill
-// more than half of it, a buffer twice as large. The parser allows its input to move.
-func room(buf []byte, start int) []byte {
+// more than half of it, a buffer twice as large. When the reply in progress is known to
+// need more (need, from bigNeed), there is room for all of it and minRead more, so that
+// the next header fits too. The parser allows its input to move.
+func room(buf []byte, start, need int) []byte {
 	rest := buf[start:]
 	size := cap(buf)
-	if len(rest)+minRead > size/2 {
+	switch {
+	case need > 0:
+		size = max(size, len(rest)+need+minRead)
+	case len(rest)+minRead > size/2:
 		size = max(readSize, 2*size, len(rest)+minRead)
 	}
 	if size == cap(buf) {
@@ -585,10 +620,7 @@ func (c *conn) takeDown(next state) failed {
 	}
 	c.state, c.nc, c.quit = next, nil, nil
 	c.lwrite, c.lclose = nil, nil
-	c.wbuf = c.wbuf[:0]
-	if cap(c.wbuf) > maxKeep {
-		c.wbuf = nil
-	}
+	c.out = c.out.reuse()
 	return f
 }
 

@@ -262,7 +262,7 @@ func (c *conn) deliverDedicated(gen uint64, buf []byte, from int, ends []int) er
 			push := d.push
 			c.mu.Unlock()
 			if push != nil {
-				push(resp.Raw(frame))
+				push(c.reply(frame))
 			}
 			continue
 		}
@@ -288,7 +288,11 @@ func (c *conn) deliverDedicated(gen uint64, buf []byte, from int, ends []int) er
 			passed = c.passedBarriers()
 		}
 		c.mu.Unlock()
-		done[0](resp.Raw(frame), nil)
+		reply := resp.Raw(frame) // gathered: d.acc, which is reused
+		if !gathered {
+			reply = c.reply(frame)
+		}
+		done[0](reply, nil)
 		done[0] = nil
 		c.cbs = done[:0]
 		if gathered {
@@ -480,7 +484,7 @@ func (t *tunnel) Write(cmd resp.Command) {
 		c.mu.Unlock()
 		return
 	}
-	c.wbuf = cmd.AppendTo(c.wbuf)
+	c.out.add(cmd)
 	_ = c.queued()
 }
 

@@ -8,6 +8,16 @@
 // many clients travel together, and its reader goroutine matches replies to callbacks in
 // order. A steady stream of commands and replies allocates nothing in the backend.
 //
+// # Big values
+//
+// A value of 100 MB is held once, not once per copy. A command handed over with its
+// bytes (resp.Command.Owned, as the proxy hands over one of resp.BigFrame bytes or
+// more) is not copied into the write buffer: it goes out from where it is, between the
+// commands queued around it. A reply is read into a buffer of its size as soon as the
+// length of its big bulk string is known, and one of resp.BigFrame bytes or more is
+// handed over to its callback (resp.Value.Owned): its taker may keep it without a copy,
+// and the backend reads on in a new buffer.
+//
 // # Event loops
 //
 // When a command's context carries an event loop (backend.WithLoop: the proxy's router
@@ -56,7 +66,8 @@
 // noticed a failure (a reader, a writer, the timeout watcher, Close, or Send itself) for
 // errors; a slow callback delays the replies behind it on its connection. A callback may
 // call Send, but not Close, which waits for the reader. The reply given to a callback
-// points into the read buffer and is valid only until the callback returns.
+// points into the read buffer and is valid only until the callback returns, unless it
+// is Owned (see Big values).
 //
 // # Failures
 //

@@ -51,13 +51,16 @@ func TestRoom(t *testing.T) {
 		name       string
 		len, cap   int
 		start      int
+		need       int
 		wantCap    int
 		wantLength int
 	}{
-		{"empty", 0, 0, 0, readSize, 0},
-		{"move to front", readSize - 100, readSize, readSize - 200, readSize, 100},
-		{"grow when half full", readSize - 100, readSize, 1000, 2 * readSize, readSize - 1100},
-		{"grow a big one", 8 << 20, 8 << 20, 0, 16 << 20, 8 << 20},
+		{"empty", 0, 0, 0, 0, readSize, 0},
+		{"move to front", readSize - 100, readSize, readSize - 200, 0, readSize, 100},
+		{"grow when half full", readSize - 100, readSize, 1000, 0, 2 * readSize, readSize - 1100},
+		{"grow a big one", 8 << 20, 8 << 20, 0, 0, 16 << 20, 8 << 20},
+		{"room for a big reply", readSize, readSize, 100, 3 << 20, readSize - 100 + 3<<20 + minRead, readSize - 100},
+		{"a big reply fits once moved", 4 << 20, 4 << 20, 4<<20 - 100, 2 << 20, 4 << 20, 100},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -66,13 +69,13 @@ func TestRoom(t *testing.T) {
 				buf[i] = byte(i)
 			}
 			rest := bytes.Clone(buf[tc.start:])
-			got := room(buf, tc.start)
+			got := room(buf, tc.start, tc.need)
 			if cap(got) != tc.wantCap || len(got) != tc.wantLength || !bytes.Equal(got, rest) {
 				t.Fatalf("room: len %d cap %d (same bytes: %v), want len %d cap %d",
 					len(got), cap(got), bytes.Equal(got, rest), tc.wantLength, tc.wantCap)
 			}
-			if cap(got)-len(got) < minRead {
-				t.Fatalf("room left %d bytes free, want %d", cap(got)-len(got), minRead)
+			if free := cap(got) - len(got); free < max(minRead, tc.need) {
+				t.Fatalf("room left %d bytes free, want %d", free, max(minRead, tc.need))
 			}
 		})
 	}
@@ -125,5 +128,66 @@ func TestRefuseAllocs(t *testing.T) {
 	cmd := resp.NewCommand("GET", "k")
 	if allocs := testing.AllocsPerRun(100, func() { refuse(cmd) }); allocs > 0 {
 		t.Fatalf("refuse allocates %v times for an ordinary command", allocs)
+	}
+}
+
+// TestOutq checks that a big owned command is queued as a segment of its own, its bytes
+// uncopied, in order between the small commands around it, which are copied, as are a big
+// command that is not owned and a small one that is; and that reuse keeps no owned bytes.
+func TestOutq(t *testing.T) {
+	t.Parallel()
+	owned := func(size int, b byte) resp.Command {
+		raw := bytes.Repeat([]byte{b}, size)
+		return resp.Command{Args: [][]byte{raw}, Raw: raw, Owned: true}
+	}
+	big := owned(resp.BigFrame, 'b')
+	notOwned := big
+	notOwned.Owned = false
+	small := owned(resp.BigFrame-1, 's')
+	ping := resp.NewCommand("PING")
+	type write struct {
+		b     []byte
+		owned bool
+	}
+	var q outq
+	q.add(ping)
+	q.add(big)
+	q.add(notOwned)
+	q.add(small)
+	q.add(big)
+	var got []write
+	q.take(outq{}).writeWith(func(b []byte, owned bool) { got = append(got, write{b, owned}) })
+	want := []write{
+		{ping.AppendTo(nil), false},
+		{big.Raw, true},
+		{append(notOwned.AppendTo(nil), small.Raw...), false},
+		{big.Raw, true},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d writes, want %d", len(got), len(want))
+	}
+	for i, w := range want {
+		if !bytes.Equal(got[i].b, w.b) || got[i].owned != w.owned {
+			t.Errorf("write %d: %d bytes, owned %v; want %d bytes, owned %v", i, len(got[i].b), got[i].owned, len(w.b), w.owned)
+		}
+		if w.owned && &got[i].b[0] != &big.Raw[0] {
+			t.Errorf("write %d: the owned command was copied", i)
+		}
+	}
+	if !q.empty() {
+		t.Errorf("queue not empty after take")
+	}
+
+	q.add(ping)
+	q.add(big)
+	w := q.take(outq{})
+	r := w.reuse()
+	if len(r.segs) != 0 || len(r.buf) != 0 || cap(r.buf) == 0 {
+		t.Errorf("reuse = %d segments, buffer %d of %d: want the small buffer, emptied", len(r.segs), len(r.buf), cap(r.buf))
+	}
+	for _, s := range w.segs[:cap(w.segs)] {
+		if s.b != nil {
+			t.Errorf("reuse left a segment of %d bytes in the list", len(s.b))
+		}
 	}
 }

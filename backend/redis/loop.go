@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/redchain/redchain/backend"
+	"github.com/redchain/redchain/proxy/resp"
 )
 
 // A connection on an event loop (backend.Loop) is the same conn, driven differently: its
@@ -68,19 +69,18 @@ func (b *Backend) loopConn(lp backend.Loop, proto int, scripts bool) *conn {
 func (c *conn) flush() {
 	c.mu.Lock()
 	c.flushPosted = false
-	if c.state != stateUp || len(c.wbuf) == 0 {
+	if c.state != stateUp || c.out.empty() {
 		c.mu.Unlock()
 		return
 	}
-	buf, write := c.wbuf, c.lwrite
-	c.wbuf = c.spare[:0]
+	w, write := c.out.take(c.spare), c.lwrite
+	c.spare = outq{}
 	c.mu.Unlock()
-	write(buf, false) // what the socket does not take is copied; a failure closes it (onClose)
-	if cap(buf) > maxKeep {
-		buf = nil
-	}
+	// What the socket does not take is copied, or kept if owned; a failure closes it
+	// (onClose).
+	w.writeWith(write)
 	c.mu.Lock()
-	c.spare = buf[:0]
+	c.spare = w.reuse()
 	c.mu.Unlock()
 }
 
@@ -157,7 +157,7 @@ func (c *conn) attach(nc net.Conn) (chan struct{}, error) {
 	quit := c.quit
 	h.gen.Store(gen)
 	closed := h.closed
-	post := len(c.wbuf) > 0 && !c.flushPosted
+	post := !c.out.empty() && !c.flushPosted
 	c.flushPosted = c.flushPosted || post
 	c.mu.Unlock()
 	if closed {
@@ -180,19 +180,42 @@ func (h *attachment) onData(data []byte) {
 		c.parser.Reset()
 		c.rbuf = c.rbuf[:0]
 	}
+	for len(data) > 0 {
+		n, err := c.absorb(gen, data)
+		if err != nil {
+			c.fail(gen, err)
+			return
+		}
+		data = data[n:]
+	}
+}
+
+// absorb delimits the replies in data, or in as much of it as the buffer of a big reply
+// in progress has room for, and hands each to its command's callback. It keeps the start
+// of an incomplete reply in rbuf, and returns how much of data it took. On the loop.
+func (c *conn) absorb(gen uint64, data []byte) (int, error) {
 	buf := data
-	if len(c.rbuf) > 0 {
+	if len(c.rbuf) > 0 || len(data) >= resp.BigFrame {
+		// A reply goes on, or may be big: it is delivered from a buffer of our own,
+		// which a big reply is handed over with, never from the loop's.
+		if need := c.bigNeed(); cap(c.rbuf)-len(c.rbuf) < need {
+			c.rbuf = room(c.rbuf, 0, need)
+		}
+		if m, free := c.parser.Missing(), cap(c.rbuf)-len(c.rbuf); m > 0 && m <= free && free < len(data) {
+			// The reply's bulk ends in rbuf, sized for it: what follows goes to the
+			// next buffer, rather than grow this one, a copy of the big reply.
+			data = data[:free]
+		}
 		c.rbuf = append(c.rbuf, data...)
 		buf = c.rbuf
 	}
 	start, err := c.consume(gen, buf, 0)
-	if err != nil {
-		c.fail(gen, err)
-		return
-	}
 	// Keep the start of an incomplete reply; the parser resumes where it stopped.
 	rest := buf[start:]
 	switch {
+	case c.handed:
+		c.rbuf = c.handOff(rest)
+	case err != nil:
 	case len(rest) == 0 && cap(c.rbuf) > maxKeep:
 		c.rbuf = nil
 	case len(c.rbuf) > 0:
@@ -200,6 +223,7 @@ func (h *attachment) onData(data []byte) {
 	default:
 		c.rbuf = append(c.rbuf[:0], rest...)
 	}
+	return len(data), err
 }
 
 // onClose ends the generation when the loop closes the socket. On the loop. A nil err

@@ -20,7 +20,7 @@ import (
 // loopCtx returns a context that carries an event loop of a running proxy server, so
 // that the backend serves its connection on that loop (loop mode). Call it before
 // newBackend, so that the backend is closed before the server stops.
-func loopCtx(t *testing.T) context.Context {
+func loopCtx(t testing.TB) context.Context {
 	t.Helper()
 	loops := make(chan *proxy.Loop, 1)
 	h := proxy.HandlerFunc(func(_ context.Context, w proxy.ReplyWriter, req *proxy.Request) {

@@ -10,6 +10,8 @@ import "bytes"
 type ReplyParser struct {
 	Limits Limits
 
+	seen int // length of the buffer the last Next was given
+
 	// Progress through the current reply; see Next. Positions are offsets into the
 	// buffer, so that it may move between calls.
 	c      cursor
@@ -32,6 +34,7 @@ const keepStack = 256
 // An attribute (|) and the value it annotates are one frame: attributes are out-of-band
 // data that arrive just before a reply, and a proxy must forward or drop them with it.
 func (p *ReplyParser) Next(buf []byte) (n int, err error) {
+	p.seen = len(buf)
 	if !p.active {
 		if len(buf) == 0 {
 			return 0, nil
@@ -96,6 +99,18 @@ func (p *ReplyParser) Next(buf []byte) (n int, err error) {
 			return n, nil
 		}
 	}
+}
+
+// Missing returns how many bytes the reply being delimited is known to need beyond the
+// buffer the last Next was given, when that Next returned 0 and no error: the rest of a
+// bulk payload whose header announced its length. 0 when nothing is known. A client
+// reads a big reply into a buffer of that size at once rather than growing one step by
+// step, as [CommandParser.Missing] lets a server do for a big command.
+func (p *ReplyParser) Missing() int {
+	if !p.active || p.bulk < 0 {
+		return 0
+	}
+	return max(p.c.pos+p.bulk+2-p.seen, 0)
 }
 
 // pop counts one complete value and reports whether it completed the whole reply.

@@ -250,6 +250,67 @@ func TestReplyParserLinear(t *testing.T) {
 	}
 }
 
+// TestReplyParserMissing checks what the parser knows a reply still needs: the rest of
+// a bulk payload whose header it has read, counted from the end of the last buffer it
+// was given, and nothing before that header or once the reply is complete.
+func TestReplyParserMissing(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		in, more string // more is appended for a second Next, when set
+		want     int
+	}{
+		{"bulk header", "$100\r\n", "", 102},
+		{"part of the payload", "$100\r\n" + strings.Repeat("x", 60), "", 42},
+		{"payload without CRLF", "$5\r\nhello", "", 2},
+		{"payload without LF", "$5\r\nhello\r", "", 1},
+		{"bulk error", "!10\r\nERR", "", 9},
+		{"verbatim", "=10\r\ntxt:", "", 8},
+		{"bulk in an array", "*2\r\n$3\r\nfoo\r\n$10\r\nab", "", 10},
+		{"resumed", "$100\r\n", strings.Repeat("x", 50), 52},
+		{"header incomplete", "$100", "", 0},
+		{"between elements", "*2\r\n:1\r\n", "", 0},
+		{"line", "+OK", "", 0},
+		{"nothing", "", "", 0},
+		{"complete", "$3\r\nabc\r\n", "", 0},
+		{"complete after waiting", "$3\r\n", "abc\r\n", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var p ReplyParser
+			if _, err := p.Next([]byte(tt.in)); err != nil {
+				t.Fatalf("Next(%q): %v", tt.in, err)
+			}
+			if tt.more != "" {
+				if _, err := p.Next([]byte(tt.in + tt.more)); err != nil {
+					t.Fatalf("Next(%q): %v", tt.in+tt.more, err)
+				}
+			}
+			if got := p.Missing(); got != tt.want {
+				t.Errorf("Missing() = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRawOwned checks that RawOwned hands a frame over as Raw does, marked Owned, and
+// that a copy of it is not Owned.
+func TestRawOwned(t *testing.T) {
+	t.Parallel()
+	frame := []byte("$3\r\nabc\r\n")
+	v := RawOwned(frame)
+	if !v.Owned || v.Type != TypeBulkString || &v.Raw[0] != &frame[0] || len(v.Raw) != len(frame) {
+		t.Errorf("RawOwned(%q) = %+v: want the frame itself, Owned", frame, v)
+	}
+	if c := v.Clone(); c.Owned {
+		t.Errorf("Clone of an owned value is Owned")
+	}
+	if v := RawOwned(nil); v.Owned || v.Raw != nil {
+		t.Errorf("RawOwned(nil) = %+v, want the zero Value", v)
+	}
+}
+
 func TestParseValue(t *testing.T) {
 	t.Parallel()
 	str := func(t Type, s string) Value { return Value{Type: t, Str: []byte(s)} }

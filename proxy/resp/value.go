@@ -173,6 +173,14 @@ func Raw(frame []byte) Value {
 	return Value{Type: Type(frame[0]), Raw: frame}
 }
 
+// RawOwned is [Raw] for a frame handed over with the value (Owned): nobody modifies its
+// bytes again, so that whoever takes the value may keep them rather than copy them.
+func RawOwned(frame []byte) Value {
+	v := Raw(frame)
+	v.Owned = v.Raw != nil
+	return v
+}
+
 // IsNoReply reports whether v is [NoReply].
 func (v Value) IsNoReply() bool { return v.Raw != nil && len(v.Raw) == 0 }
 

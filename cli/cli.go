@@ -86,7 +86,7 @@ type Flags struct {
 // MemoryHeadroom is what the Go runtime's soft memory limit allows beyond
 // -maxmemory-clients: the proxy's own memory besides its clients' (backends' buffers,
 // goroutine stacks, the runtime's).
-const MemoryHeadroom = 32 << 20
+const MemoryHeadroom = 16 << 20
 
 // Register defines -listen (127.0.0.1:6380), -upstream (empty), -upstream-password
 // (empty), -log-level (info), -event-loops (0), -metrics-addr (empty), -pprof-addr

@@ -10,7 +10,9 @@ import (
 // Backend sends commands to one or more Redis servers.
 type Backend interface {
 	// Send queues cmd and calls done exactly once with its reply or a transport error.
-	// It never blocks. cmd is not used after Send returns. See the package doc for the
+	// It never blocks. cmd is not used after Send returns, unless it is Owned
+	// (resp.Command.Owned): its bytes may then be kept and written uncopied. A reply may
+	// be Owned too (resp.Value.Owned), for done to keep. See the package doc for the
 	// ordering and memory contract.
 	Send(ctx context.Context, cmd resp.Command, done func(resp.Value, error))
 	// Close stops the backend: commands still waiting get ErrClosed, and later Sends fail

@@ -76,8 +76,11 @@ func WithMaxPending(n int) Option { return func(o *options) { o.maxPending = n }
 func WithMaxClients(n int) Option { return func(o *options) { o.maxClients = n } }
 
 // WithMaxOutbound bounds the reply bytes waiting for a client that does not read them
-// (default 64 MiB). Beyond it, the server stops serving that client's commands until it
-// reads. 0 means no bound.
+// (default 64 MiB): those buffered for its socket, those completed and not yet written,
+// and those owed by its commands in flight, each counted at the size of its recent
+// replies (a new connection's first commands go 64 at a time until their replies show
+// it). Beyond it, the server stops reading that client's commands until it reads. 0
+// means no bound.
 func WithMaxOutbound(n int) Option { return func(o *options) { o.maxOutbound = n } }
 
 // WithMaxQueryBuffer bounds the bytes received from one client and not yet decoded

@@ -438,7 +438,12 @@ func (c *conn) runDedicated() {
 	if c.ded.warm {
 		c.b.warmed(c, false)
 	}
-	c.log.Warn("dedicated connection failed", "error", err)
+	if c.b.ctx.Err() != nil || (c.loop != nil && !c.loop.Post(func() {})) {
+		// The backend or the loop stopped under the dial: a shutdown, not a failure.
+		c.log.Debug("dedicated connection not made: stopping", "error", err)
+	} else {
+		c.log.Warn("dedicated connection failed", "error", err)
+	}
 	c.mu.Lock()
 	if c.ded.err == nil {
 		c.ded.err = c.b.errUnavailable

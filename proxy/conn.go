@@ -11,6 +11,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/redchain/redchain/internal/reclaim"
 	"github.com/redchain/redchain/proxy/resp"
 )
 
@@ -86,7 +87,8 @@ var _ wire = gnet.Conn(nil)
 // setWire makes w the connection's wire.
 func (c *Conn) setWire(w wire) {
 	c.gc = w
-	c.pace = pacer{w: w, post: c.loop.post, resume: c.resume}
+	c.pace = pacer{post: c.loop.post, resume: c.resume}
+	c.pace.setWire(w)
 }
 
 // resume serves the connection again once its wire may take more: a paced reply goes
@@ -347,6 +349,7 @@ func (c *Conn) parse() {
 			// buffer of its own: a big value is not copied.
 			s := c.push()
 			s.adopt(cmd)
+			c.parser.Release()
 			s.size = n
 			c.cmdBytes += n
 			c.in, c.inOff = append([]byte(nil), c.in[c.inOff:]...), 0
@@ -363,7 +366,7 @@ func (c *Conn) parse() {
 	case c.inOff == len(c.in):
 		if n := cap(c.in); n > keepBuf {
 			c.in = nil
-			giveBack(n)
+			reclaim.Dropped(n)
 		} else {
 			c.in = c.in[:0]
 		}
@@ -752,7 +755,8 @@ func (c *Conn) write() {
 func (s *slot) reset() {
 	dropped := 0
 	if n := cap(s.buf); n > keepBuf {
-		s.buf, s.args, dropped = nil, s.args[:0], n // args point into buf
+		clear(s.args) // they point into buf
+		s.buf, s.args, dropped = nil, s.args[:0], n
 	}
 	if n := cap(s.out); n > keepBuf {
 		s.out, dropped = nil, dropped+n
@@ -761,7 +765,7 @@ func (s *slot) reset() {
 		s.args = nil
 	}
 	s.req.cmd = resp.Command{}
-	giveBack(dropped) // now that nothing here holds the buffers
+	reclaim.Dropped(dropped) // now that nothing here holds the buffers
 }
 
 // expire answers, with a timeout error, the commands that have waited longer than the
@@ -804,7 +808,7 @@ func (c *Conn) closeLoop() {
 	c.head, c.next = c.tail, c.tail
 	n := cap(c.in)
 	c.in = nil
-	giveBack(n)
+	reclaim.Dropped(n)
 	c.pace.reset()
 	c.cmdBytes = 0
 	c.unaccount()

@@ -2,6 +2,9 @@ package proxy_test
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net"
 	"runtime"
 	"testing"
 	"time"
@@ -67,5 +70,52 @@ func TestMemoryGivenBack(t *testing.T) {
 	}
 	if now > idle+64<<20 {
 		t.Errorf("%d MiB retained 10 s after the client left, %d MiB before: want within 64 MiB", now>>20, idle>>20)
+	}
+}
+
+// TestBigReplyReaderGone: a client that resets its connection in the middle of a big
+// reply, which goes straight to its socket, is closed like any other, without copying
+// the rest anywhere, and the proxy and its other clients go on. Not parallel: it
+// measures the whole process.
+func TestBigReplyReaderGone(t *testing.T) {
+	const size = 64 << 20
+	srv := proxytest.NewServer(t, proxy.HandlerFunc(func(_ context.Context, w proxy.ReplyWriter, req *proxy.Request) {
+		if !req.Is("get") {
+			w.WriteReply(resp.Pong)
+			return
+		}
+		header := fmt.Appendf(nil, "$%d\r\n", size)
+		frame := make([]byte, len(header)+size+2)
+		copy(frame, header)
+		copy(frame[len(frame)-2:], "\r\n")
+		w.WriteReply(resp.RawOwned(frame))
+	}))
+	other := proxytest.Dial(t, srv.Addr())
+	if v := other.Do("PING"); v.IsError() {
+		t.Fatalf("PING: %v", v)
+	}
+	runtime.GC()
+	before := retained()
+	c := proxytest.Dial(t, srv.Addr())
+	c.Send([]string{"GET", "k"})
+	if _, err := io.ReadFull(c.Conn(), make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Conn().(*net.TCPConn).SetLinger(0) // close with a reset
+	c.Conn().Close()
+	deadline := time.Now().Add(proxytest.Timeout)
+	for srv.Stats().Conns != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d client connections open, want 1: the reset one was not closed", srv.Stats().Conns)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if v := other.Do("PING"); v.String() != resp.Pong.String() {
+		t.Errorf("PING on another connection: %v", v)
+	}
+	// The reply was held once, by the handler's frame: not copied into a buffer as the
+	// socket refused it.
+	if grown := retained() - before; grown > size+16<<20 {
+		t.Errorf("the heap grew %d MiB for a %d MiB reply: it was copied", grown>>20, size>>20)
 	}
 }

@@ -21,6 +21,7 @@ type fakeConn struct {
 }
 
 func (f *fakeConn) Write(b []byte) (int, error) { return f.out.Write(b) }
+func (f *fakeConn) Fd() int                     { return -1 } // no socket: written through Write
 func (f *fakeConn) Writev(bs [][]byte) (int, error) {
 	n := 0
 	for _, b := range bs {

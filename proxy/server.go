@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/panjf2000/gnet/v2"
+	"github.com/redchain/redchain/internal/reclaim"
 	"github.com/redchain/redchain/proxy/resp"
 	"golang.org/x/sys/unix"
 )
@@ -347,7 +348,7 @@ func listenAddr(eng gnet.Engine) (net.Addr, error) {
 
 func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if u, ok := gc.Context().(*upstream); ok {
-		u.pace.w = gc // a backend's connection, attached through Loop.Attach
+		u.pace.setWire(gc) // a backend's connection, attached through Loop.Attach
 		return nil, gnet.None
 	}
 	s := e.s
@@ -429,7 +430,7 @@ func (c *Conn) received(buf []byte) bool {
 		if need := c.parser.Missing(); need > keepBuf && need > cap(c.in)-len(c.in) {
 			// A big argument: room for all of it at once, as Redis makes it, rather
 			// than a buffer doubled step by step, each step garbage.
-			in := make([]byte, len(c.in)-c.inOff, len(c.in)-c.inOff+need)
+			in := reclaim.Make(len(c.in)-c.inOff, len(c.in)-c.inOff+need)
 			copy(in, c.in[c.inOff:])
 			c.in, c.inOff = in, 0
 		}

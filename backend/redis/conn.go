@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/redchain/redchain/backend"
+	"github.com/redchain/redchain/internal/reclaim"
 	"github.com/redchain/redchain/proxy/resp"
 )
 
@@ -589,7 +590,7 @@ func room(buf []byte, start, need int) []byte {
 	if size == cap(buf) {
 		return buf[:copy(buf, rest)]
 	}
-	nb := make([]byte, len(rest), size)
+	nb := reclaim.Make(len(rest), size) // a big reply reuses a big buffer just dropped
 	copy(nb, rest)
 	return nb
 }

@@ -68,6 +68,7 @@ const maxKeep = 1 << 14
 func (p *CommandParser) Parse(buf []byte) (cmd Command, n int, err error) {
 	p.seen = len(buf)
 	if p.mode == modeIdle {
+		p.Release() // the last command's arguments are stale now
 		if len(buf) == 0 {
 			return Command{}, 0, nil
 		}
@@ -95,6 +96,15 @@ func (p *CommandParser) Missing() int {
 		return 0
 	}
 	return max(p.c.pos+p.bulk+2-p.seen, 0)
+}
+
+// Release lets go of the last command's arguments, which the parser keeps (pointing into
+// the buffer they came from) until the next Parse. A caller that hands that buffer on,
+// to be dropped by whoever takes it, calls Release so that the parser does not keep it
+// alive; the Command returned last is not valid afterwards.
+func (p *CommandParser) Release() {
+	clear(p.args)
+	p.args = p.args[:0]
 }
 
 // Reset forgets any partial command.

@@ -282,6 +282,7 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 	switch class := c.ClassOf(args); class {
 	case command.Local:
 		if probe, ok := adminProbes[c]; ok && s.viaServer {
+			w := w // captured by this branch's closure alone: serve's w stays on the stack
 			s.asUserMay(ctx, w, probe, func() { s.serveLocal(ctx, w, req, c) })
 			return
 		}

@@ -20,31 +20,60 @@ import (
 
 var errLoopStopped = errors.New("event loop stopped")
 
-// loopKey identifies a shared loop connection: its loop and its protocol.
-type loopKey struct {
-	lp      backend.Loop
-	proto   int
-	scripts bool // the connection of the commands that run scripts (backend.WithScripts)
+// loopConns are the shared connections of one event loop: by protocol (RESP2, RESP3)
+// and by kind (the connection of the commands that run scripts, backend.WithScripts, or
+// the other).
+type loopConns struct {
+	lp    backend.Loop
+	conns [2][2]atomic.Pointer[conn]
 }
 
 // loopConn returns the connection for event loop lp and protocol proto, that of the
 // commands that run scripts with scripts (backend.WithScripts), making it on first use.
+// Every command looks its connection up here: the loops are few, and comparing two
+// of them is cheaper than hashing one (a map's key), so they are scanned.
 func (b *Backend) loopConn(lp backend.Loop, proto int, scripts bool) *conn {
-	key := loopKey{lp, proto, scripts}
-	if c, ok := b.lconns.Load(key); ok {
-		return c.(*conn)
+	p, k := 0, 0
+	if proto == 3 {
+		p = 1
+	}
+	if scripts {
+		k = 1
+	}
+	find := func() (*loopConns, *conn) {
+		if all := b.lconns.Load(); all != nil {
+			for _, e := range *all {
+				if e.lp == lp {
+					return e, e.conns[p][k].Load()
+				}
+			}
+		}
+		return nil, nil
+	}
+	if _, c := find(); c != nil {
+		return c
 	}
 	b.lmu.Lock()
 	defer b.lmu.Unlock()
-	if c, ok := b.lconns.Load(key); ok {
-		return c.(*conn)
+	e, c := find()
+	if c != nil {
+		return c
+	}
+	if e == nil {
+		e = &loopConns{lp: lp}
+		var all []*loopConns
+		if old := b.lconns.Load(); old != nil {
+			all = append(all, *old...)
+		}
+		all = append(all, e)
+		b.lconns.Store(&all)
 	}
 	n := b.nloops.Add(1)
 	log := b.log.With("loop", n, "proto", proto)
 	if scripts {
 		log = log.With("scripts", true)
 	}
-	c := &conn{b: b, log: log, loop: lp, proto: proto, state: stateConnecting}
+	c = &conn{b: b, log: log, loop: lp, proto: proto, state: stateConnecting}
 	c.flushFn = c.flush
 	if b.ctx.Err() != nil {
 		c.state = stateClosed
@@ -52,7 +81,7 @@ func (b *Backend) loopConn(lp backend.Loop, proto int, scripts bool) *conn {
 		b.wg.Add(1)
 		go c.runLoop()
 	}
-	b.lconns.Store(key, c)
+	e.conns[p][k].Store(c)
 	if scripts {
 		return c
 	}

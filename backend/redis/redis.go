@@ -37,7 +37,7 @@ type Backend struct {
 	reconnects atomic.Uint64 // connections made again after one broke
 
 	// Connections on event loops (loop.go), one per backend.Loop, made on first use.
-	lconns sync.Map // backend.Loop -> *conn
+	lconns atomic.Pointer[[]*loopConns] // copy on write, under lmu
 	lmu    sync.Mutex
 	nloops atomic.Int64
 
@@ -271,10 +271,17 @@ func (b *Backend) all() []*conn {
 	if c3 := b.conns3.Load(); c3 != nil {
 		all = append(all, *c3...)
 	}
-	b.lconns.Range(func(_, c any) bool {
-		all = append(all, c.(*conn))
-		return true
-	})
+	if l := b.lconns.Load(); l != nil {
+		for _, e := range *l {
+			for i := range e.conns {
+				for j := range e.conns[i] {
+					if c := e.conns[i][j].Load(); c != nil {
+						all = append(all, c)
+					}
+				}
+			}
+		}
+	}
 	b.dconns.Range(func(c, _ any) bool {
 		all = append(all, c.(*conn))
 		return true

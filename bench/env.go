@@ -25,6 +25,7 @@ type env struct {
 	runs                   int           // successful redis-benchmark runs
 	rawRuns                [][]string    // one row per run, for the appendix
 	throughputRSS          []string      // RSS of the proxies after the throughput runs
+	loopsDefault, loopsN   int           // event loops of redchain and redchain-N (loopsOf)
 	failures               []string      // runs or processes that failed
 	elapsed                time.Duration // from start to the results
 }
@@ -99,7 +100,7 @@ func (e *env) render(results []caseResult, mems []memResult, full bool) string {
 		"ketama over fnv1a_64, default 16 KiB mbufs; redchain: examples/basic with its defaults%s\n",
 		e.twemVersion, cfg.twemConns, extra)
 	fmt.Fprintf(&b, "- load: redis-benchmark, %d clients, %d round(s); in each round every test runs against "+
-		"direct, twemproxy and redchain in turn, the order rotating from round to round; "+
+		"direct, twemproxy, redchain and redchain-N in turn, the order rotating from round to round; "+
 		"the table shows the median of the rounds\n", cfg.clients, cfg.rounds)
 	switch {
 	case cfg.quick:
@@ -114,6 +115,9 @@ func (e *env) render(results []caseResult, mems []memResult, full bool) string {
 		"as seen by the client (the proxy's hop included). CPU is the target process's own " +
 		"(user and system, from /proc/<pid>/stat, in 10 ms ticks) during the run, per request: " +
 		"a proxy's without Redis's, and Redis's for direct.\n")
+	fmt.Fprintf(&b, "\nEvent loops: redchain above runs examples/basic's default, %d on this machine; "+
+		"redchain-N, in the same rounds, runs %d (`-event-loops %d`).\n\n", e.loopsDefault, e.loopsN, e.loopsN)
+	b.WriteString(loopsTable(results, e.loopsDefault, e.loopsN))
 	if len(mems) > 0 {
 		b.WriteString("\n")
 		b.WriteString(memoryTable(e.memConns, mems))
@@ -152,7 +156,7 @@ func (e *env) render(results []caseResult, mems []memResult, full bool) string {
 	if len(cfg.redchainArgs) > 0 {
 		redchainCmd += " " + strings.Join(cfg.redchainArgs, " ")
 	}
-	fmt.Fprintf(&b, "- redchain: `go build` of `%s`\n", redchainCmd)
+	fmt.Fprintf(&b, "- redchain: `go build` of `%s`; redchain-N: the same with `-event-loops %d`\n", redchainCmd, e.loopsN)
 	fmt.Fprintf(&b, "- bench: RLIMIT_NOFILE %d (hard %d), raised by bench and inherited by the processes it starts\n",
 		e.nofileSoft, e.nofileHard)
 

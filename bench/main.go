@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -267,13 +268,20 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	targets := [nTargets]*proc{redis, twem, rc}
+	e.loopsDefault, e.loopsN = loopsOf(runtime.NumCPU())
+	nArgs := append(slices.Clone(cfg.redchainArgs), "-event-loops", strconv.Itoa(e.loopsN))
+	rcN, err := startRedchain(ctx, &ps, dir, "redchain-N", basic, redis.addr, nArgs)
+	if err != nil {
+		return err
+	}
+	targets := [nTargets]*proc{redis, twem, rc, rcN}
 	for _, p := range targets {
 		if err := check(ctx, p.addr, bigPrefix+"000000000000", bigSize); err != nil {
 			return fmt.Errorf("%s on %s does not serve the benchmark's commands correctly: %w", p.name, p.addr, err)
 		}
 	}
-	logf("twemproxy on %s, redchain on %s; all three answer SET, GET and MGET", twem.addr, rc.addr)
+	logf("twemproxy on %s, redchain on %s (%d event loops) and %s (%d); all answer SET, GET and MGET",
+		twem.addr, rc.addr, e.loopsDefault, rcN.addr, e.loopsN)
 
 	results := make([]caseResult, len(cases))
 	var dead [nTargets]string
@@ -320,7 +328,7 @@ func run(ctx context.Context, cfg config) error {
 		}
 	}
 
-	for _, p := range []*proc{twem, rc} {
+	for _, p := range []*proc{twem, rc, rcN} {
 		if rss, hwm, err := readRSS(p.pid()); err == nil {
 			e.throughputRSS = append(e.throughputRSS, fmt.Sprintf("%s %s (peak %s)", p.name, formatMiB(rss), formatMiB(hwm)))
 		}
@@ -331,6 +339,7 @@ func run(ctx context.Context, cfg config) error {
 		// Fresh processes, so that "before" is a proxy that has served nothing yet.
 		twem.stop()
 		rc.stop()
+		rcN.stop()
 		p, err := startRedchain(ctx, &ps, dir, "redchain-idle", basic, redis.addr, cfg.redchainArgs)
 		if err != nil {
 			return err

@@ -109,15 +109,29 @@ func p50Of(r result) float64 { return r.p50 }
 func p99Of(r result) float64 { return r.p99 }
 func cpuOf(r result) float64 { return r.cpu }
 
-// Target indexes, in the order of the table's columns.
+// Target indexes, in the order of the table's columns. redchainN is redchain with another
+// number of event loops than its default (see loopsOf).
 const (
 	direct = iota
 	twemproxy
 	redchain
+	redchainN
 	nTargets
 )
 
-var targetNames = [nTargets]string{"direct", "twemproxy", "redchain"}
+var targetNames = [nTargets]string{"direct", "twemproxy", "redchain", "redchain-N"}
+
+// loopsOf returns the event loops of redchain as examples/basic runs by default on a
+// machine of cpus CPUs (proxy.DefaultEventLoops: all but one, at least one), and those
+// of redchain-N: one where the default is more, else all the CPUs (at least two). So
+// that one loop and N loops are both measured.
+func loopsOf(cpus int) (def, n int) {
+	def = max(1, cpus-1)
+	if def > 1 {
+		return def, 1
+	}
+	return def, max(2, cpus)
+}
 
 // caseResult holds the runs of one test against every target.
 type caseResult struct {
@@ -236,6 +250,35 @@ func resultsTable(cases []caseResult) string {
 	return markdownTable(headers, rows)
 }
 
+// loopsTable compares redchain with its default event loops (def) and with n.
+func loopsTable(cases []caseResult, def, n int) string {
+	a, b := fmt.Sprintf("%d loop%s", def, plural(def)), fmt.Sprintf("%d loop%s", n, plural(n))
+	headers := []string{"test",
+		"req/s " + a, "req/s " + b, b + "/" + a, b + "/twemproxy",
+		"p50 ms " + a, "p50 ms " + b, "p99 ms " + a, "p99 ms " + b,
+		"CPU µs/req " + a, "CPU µs/req " + b,
+	}
+	var rows [][]string
+	for _, c := range cases {
+		rs, ns := c.runs(redchain), c.runs(redchainN)
+		rows = append(rows, []string{c.name,
+			formatRPS(median(rs, rpsOf)), formatRPS(median(ns, rpsOf)),
+			formatRatio(medianOf(c.ratios(redchainN, redchain))), formatRatio(medianOf(c.ratios(redchainN, twemproxy))),
+			formatMS(median(rs, p50Of)), formatMS(median(ns, p50Of)),
+			formatMS(median(rs, p99Of)), formatMS(median(ns, p99Of)),
+			formatCPU(median(rs, cpuOf)), formatCPU(median(ns, cpuOf)),
+		})
+	}
+	return markdownTable(headers, rows)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
 // markdownTable lays out a markdown table with padded columns, so that it reads well in a
 // terminal too. The first column and the columns listed in text are left-aligned, the
 // others (numbers) right-aligned.
@@ -346,7 +389,9 @@ func ratiosTable(cases []caseResult) string {
 	}
 	var rows [][]string
 	for _, c := range cases {
-		rows = append(rows, []string{c.name, list(c.ratios(redchain, direct)), list(c.ratios(redchain, twemproxy))})
+		rows = append(rows, []string{c.name, list(c.ratios(redchain, direct)), list(c.ratios(redchain, twemproxy)),
+			list(c.ratios(redchainN, twemproxy))})
 	}
-	return markdownTable([]string{"test", "redchain/direct, by round", "redchain/twemproxy, by round"}, rows, 1, 2)
+	return markdownTable([]string{"test", "redchain/direct, by round", "redchain/twemproxy, by round",
+		"redchain-N/twemproxy, by round"}, rows, 1, 2, 3)
 }

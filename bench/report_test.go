@@ -182,3 +182,31 @@ func TestParseStat(t *testing.T) {
 		t.Fatal("parseStat accepted a short stat")
 	}
 }
+
+func TestLoopsOf(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ cpus, def, n int }{{1, 1, 2}, {2, 1, 2}, {4, 3, 1}, {16, 15, 1}} {
+		if def, n := loopsOf(tt.cpus); def != tt.def || n != tt.n {
+			t.Errorf("loopsOf(%d) = %d, %d; want %d, %d", tt.cpus, def, n, tt.def, tt.n)
+		}
+	}
+}
+
+func TestLoopsTable(t *testing.T) {
+	t.Parallel()
+	c := caseResult{name: "GET"}
+	c.add(0, twemproxy, result{rps: 100000, p50: 0.2, p99: 0.3, cpu: 10})
+	c.add(0, redchain, result{rps: 150000, p50: 0.3, p99: 0.4, cpu: 8})
+	c.add(0, redchainN, result{rps: 200000, p50: 0.25, p99: 0.5, cpu: 9})
+	lines := strings.Split(strings.TrimSpace(loopsTable([]caseResult{c}, 1, 2)), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("table has %d lines, want 3:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+	if h := cells(lines[0]); h[1] != "req/s 1 loop" || h[2] != "req/s 2 loops" || h[3] != "2 loops/1 loop" {
+		t.Errorf("headers = %q", h)
+	}
+	want := []string{"GET", "150.0k", "200.0k", "1.33", "2.00", "0.300", "0.250", "0.400", "0.500", "8.00", "9.00"}
+	if got := cells(lines[2]); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("row = %q, want %q", got, want)
+	}
+}

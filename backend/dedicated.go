@@ -104,6 +104,18 @@ type ShardDedicator interface {
 	DedicateShard(ctx context.Context, i int, push func(resp.Value)) Dedicated
 }
 
+// ShardTunneler is implemented by sharded backends that can give a stream connection
+// (see Tunneler) to the primary of one shard (0 <= shard < Shards()): for a stream the
+// proxy merges from every shard, such as a replica's SYNC. It is optional: find it by
+// type assertion.
+type ShardTunneler interface {
+	Sharded
+	// TunnelShard is Tunneler.Tunnel to the primary of shard i. A shard number out of
+	// range, or a shard without a server, gives a tunnel closed at once (closed is
+	// called with why) that writes nothing.
+	TunnelShard(ctx context.Context, i int, recv func([]byte), closed func(error)) Tunnel
+}
+
 // Unavailable is a Dedicated connection to no server: each command sent on it fails
 // with ErrUnavailable. Backends lend it where no server can take the connection.
 type Unavailable struct{}

@@ -11,7 +11,8 @@
 // subscriptions, SELECT and blocking commands); [ShardDedicator]; [Barrierer] (tells
 // when a session's commands are all answered, so that the router moves a client
 // between connections without its commands overtaking one another); [Unblocker];
-// [Tunneler] (a server connection as a raw stream: MONITOR, SYNC); [Users]
+// [Tunneler] (a server connection as a raw stream: MONITOR, SYNC); [ShardTunneler] (the
+// same to one shard's primary, for a SYNC merged from every shard); [Users]
 // (connections of one of the server's ACL users).
 // [WithProtocol] asks for server connections speaking RESP3.
 //

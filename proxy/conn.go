@@ -158,6 +158,8 @@ func (c *Conn) CloseAfterReplies() {
 	c.drop(c.next)
 	c.closing = true
 	c.in, c.inOff = nil, 0
+	c.mu.Lock()
+	c.unlockAndWake() // from a function posted to the loop, nothing else would look
 }
 
 // Context returns the connection's context: the one its commands are served with, which

@@ -21,6 +21,7 @@ var errSelect = resp.Error("ERR", "SELECT is not allowed in cluster mode")
 var (
 	_ backend.Dedicator      = (*Backend)(nil)
 	_ backend.ShardDedicator = (*Backend)(nil)
+	_ backend.ShardTunneler  = (*Backend)(nil)
 	_ backend.Barrierer      = (*Backend)(nil)
 	_ backend.Tunneler       = (*Backend)(nil)
 )
@@ -146,6 +147,21 @@ func (b *Backend) Tunnel(ctx context.Context, key []byte, recv func([]byte), clo
 	if n := b.primaryOf(slot); n != nil && n.b != nil {
 		if tn, ok := n.b.(backend.Tunneler); ok {
 			return tn.Tunnel(ctx, key, recv, closed)
+		}
+	}
+	closed(b.errNoTopology)
+	return noTunnel{}
+}
+
+// TunnelShard gives the session of ctx a stream connection to the primary of shard i
+// (see backend.ShardTunneler): the proxy's router merges a SYNC from every shard. Safe
+// from any goroutine.
+func (b *Backend) TunnelShard(ctx context.Context, i int, recv func([]byte), closed func(error)) backend.Tunnel {
+	if t := b.topo.Load(); t != nil && i >= 0 && i < len(t.shards) {
+		if n := t.shards[i].primary; n != nil && n.b != nil {
+			if tn, ok := n.b.(backend.Tunneler); ok {
+				return tn.Tunnel(ctx, nil, recv, closed)
+			}
 		}
 	}
 	closed(b.errNoTopology)

@@ -72,6 +72,7 @@ var (
 	_ backend.Sharded        = (*Backend)(nil)
 	_ backend.StatsReporter  = (*Backend)(nil)
 	_ backend.ShardDedicator = (*Backend)(nil)
+	_ backend.ShardTunneler  = (*Backend)(nil)
 )
 
 // errNoServers is New's error for a Config without servers.
@@ -370,6 +371,23 @@ func (b *Backend) DedicateShard(ctx context.Context, i int, push func(resp.Value
 	}
 	return b.backends[i].Dedicate(ctx, nil, push)
 }
+
+// TunnelShard gives the session of ctx a stream connection to server i (see
+// backend.ShardTunneler): the proxy's router merges a SYNC from every server. Safe from
+// any goroutine.
+func (b *Backend) TunnelShard(ctx context.Context, i int, recv func([]byte), closed func(error)) backend.Tunnel {
+	if i < 0 || i >= len(b.backends) {
+		closed(fmt.Errorf("shard: server %d of %d: %w", i, len(b.servers), backend.ErrUnavailable))
+		return noTunnel{}
+	}
+	return b.backends[i].Tunnel(ctx, nil, recv, closed)
+}
+
+// noTunnel is the Tunnel given for a server that does not exist: it writes nothing.
+type noTunnel struct{}
+
+func (noTunnel) Write(resp.Command) {}
+func (noTunnel) Close()             {}
 
 // Close closes every server's backend, waiting for their goroutines, and returns nil
 // (backend/redis's Close cannot fail; errors, if any ever come, are joined). Later Sends

@@ -1,0 +1,427 @@
+package router
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/redchain/redchain/backend"
+	"github.com/redchain/redchain/proxy"
+	"github.com/redchain/redchain/proxy/resp"
+)
+
+// A replica's SYNC through a sharded backend gets one server's replication stream made of
+// every shard's: the proxy sends SYNC to the primary of each shard, and once each has sent
+// its snapshot (an RDB file), gives the client the snapshot of the one shard that holds
+// keys, or of the first when none does, and then the commands of every shard as they
+// come. That is exactly one server's stream as long as at most one shard holds keys when
+// the replica attaches (always so after a FLUSHALL); otherwise the snapshots would have to
+// be merged, which the proxy does not do: it answers an error instead, as a server that
+// cannot sync does. In the stream, each shard's SELECTs are folded into one sequence (a
+// SELECT goes out only when the database changes), a shard's transaction (MULTI...EXEC)
+// goes out whole, and only the first shard's PINGs are passed on, as the keepalive.
+// The replica's own writes (REPLCONF ACK with its offset) count bytes of the merged
+// stream, which no shard knows: they are dropped.
+const (
+	maxSyncSnapshot = 256 << 20 // the most snapshot bytes held while the shards' come in
+	maxSyncHeld     = 64 << 20  // the most stream bytes held meanwhile
+	syncPushPiece   = 64 << 10  // a snapshot goes to the client in pieces this big
+)
+
+var (
+	errSyncData = resp.Error("ERR", "redchain: SYNC over several shards needs the keys on one of them at most (FLUSHALL first): their snapshots are not merged")
+	errSyncBig  = resp.Error("ERR", "redchain: SYNC over several shards: the snapshots and the commands held meanwhile are too big")
+)
+
+// mergedSync is a SYNC over every shard, as a backend.Tunnel of the client's session.
+type mergedSync struct {
+	c       *proxy.Conn
+	tunnels []backend.Tunnel
+
+	mu       sync.Mutex
+	parts    []syncPart
+	waiting  int // shards whose snapshot has not come whole yet
+	held     []heldCmd
+	heldSize int  // bytes of snapshots and held commands
+	db       int  // database of the commands sent to the client; -1 before the first
+	done     bool // failed or closed: nothing more goes to the client
+}
+
+// syncPart is the stream of one shard.
+type syncPart struct {
+	buf    []byte // received, not yet taken
+	rdb    []byte // the snapshot, once its length is known
+	need   int    // snapshot bytes still to come; -1 before the header
+	data   bool   // the snapshot holds keys (or what cannot be told from keys)
+	parser resp.CommandParser
+	db     int      // the database of the shard's next command
+	multi  [][]byte // a transaction being received, sent whole at EXEC
+	inTx   bool     // between MULTI and EXEC
+}
+
+// heldCmd is a command of shard part received before every snapshot had come.
+type heldCmd struct {
+	part  int
+	frame []byte
+}
+
+// startMergedSync starts a SYNC on every shard of b for the session's client c.
+func startMergedSync(ctx context.Context, b backend.ShardTunneler, c *proxy.Conn, cmd resp.Command) *mergedSync {
+	n := b.Shards()
+	m := &mergedSync{c: c, parts: make([]syncPart, n), waiting: n, db: -1}
+	for i := range m.parts {
+		m.parts[i].need = -1
+	}
+	m.tunnels = make([]backend.Tunnel, n)
+	for i := range n {
+		// Not under m.mu: a tunnel that cannot be made calls closed at once (fail).
+		t := b.TunnelShard(ctx, i, func(p []byte) { m.recv(i, p) }, func(error) { m.fail(resp.Value{}) })
+		m.mu.Lock()
+		m.tunnels[i] = t
+		m.mu.Unlock()
+	}
+	m.mu.Lock()
+	done := m.done
+	m.mu.Unlock()
+	if done { // failed while the tunnels were made: close those made after
+		m.closeTunnels()
+		return m
+	}
+	for _, t := range m.tunnels {
+		t.Write(cmd)
+	}
+	return m
+}
+
+// closeTunnels closes every shard's connection made so far.
+func (m *mergedSync) closeTunnels() {
+	m.mu.Lock()
+	ts := slices.Clone(m.tunnels)
+	m.mu.Unlock()
+	for _, t := range ts {
+		if t != nil {
+			t.Close()
+		}
+	}
+}
+
+// Write drops what the replica sends: its offsets are the merged stream's.
+func (m *mergedSync) Write(resp.Command) {}
+
+// Close closes every shard's connection.
+func (m *mergedSync) Close() {
+	m.mu.Lock()
+	m.done = true
+	m.mu.Unlock()
+	m.closeTunnels()
+}
+
+// fail ends the sync: the client gets v (unless zero) and is disconnected, and every
+// shard's connection is closed.
+func (m *mergedSync) fail(v resp.Value) {
+	m.mu.Lock()
+	first := !m.done
+	m.done = true
+	m.mu.Unlock()
+	if !first {
+		return
+	}
+	if v.Type != 0 {
+		m.c.Push(v)
+	}
+	m.c.Post(func() { m.c.CloseAfterReplies() })
+	m.closeTunnels()
+}
+
+// recv takes bytes of shard i's stream.
+func (m *mergedSync) recv(i int, p []byte) {
+	m.mu.Lock()
+	if m.done {
+		m.mu.Unlock()
+		return
+	}
+	v := m.take(i, p)
+	m.mu.Unlock()
+	if v.Type != 0 {
+		m.fail(v)
+	}
+}
+
+// take adds p to shard i's stream and passes on what is complete. m.mu is held; it
+// returns the error to end the sync with, if any.
+func (m *mergedSync) take(i int, p []byte) resp.Value {
+	s := &m.parts[i]
+	if s.need != 0 { // the snapshot is still coming
+		if s.need < 0 {
+			s.buf = append(s.buf, p...)
+			p = nil
+			// Newlines are the server's keepalives while it makes the snapshot.
+			s.buf = bytes.TrimLeft(s.buf, "\n")
+			end := bytes.Index(s.buf, []byte("\r\n"))
+			if end < 0 {
+				return resp.Value{}
+			}
+			line := s.buf[:end]
+			if len(line) == 0 || line[0] != '$' {
+				if len(line) > 0 && line[0] == '-' {
+					return resp.Error("ERR", "redchain: a shard refused SYNC: "+string(line[1:]))
+				}
+				return resp.Error("ERR", "redchain: unexpected reply to SYNC from a shard")
+			}
+			size, err := strconv.Atoi(string(line[1:]))
+			if err != nil || size < 0 {
+				return resp.Error("ERR", "redchain: unexpected reply to SYNC from a shard")
+			}
+			s.need, p, s.buf = size, s.buf[end+2:], nil
+			if m.heldSize += size; m.heldSize > maxSyncSnapshot {
+				return errSyncBig
+			}
+			s.rdb = make([]byte, 0, size)
+		}
+		k := min(len(p), s.need)
+		s.rdb, p, s.need = append(s.rdb, p[:k]...), p[k:], s.need-k
+		if s.need > 0 {
+			return resp.Value{}
+		}
+		data, err := rdbHasData(s.rdb)
+		s.data = data || err != nil
+		if !s.data && i != 0 {
+			m.heldSize -= len(s.rdb)
+			s.rdb = nil // shard 0's is sent unless another holds keys
+		}
+		if m.waiting--; m.waiting == 0 {
+			if v := m.sendSnapshot(); v.Type != 0 {
+				return v
+			}
+		}
+	}
+	if len(p) == 0 {
+		return resp.Value{}
+	}
+	s.buf = append(s.buf, p...)
+	off := 0
+	for {
+		cmd, n, err := s.parser.Parse(s.buf[off:])
+		if err != nil {
+			return resp.Error("ERR", "redchain: unreadable replication stream from a shard")
+		}
+		if n == 0 {
+			break
+		}
+		off += n
+		if len(cmd.Args) > 0 {
+			if v := m.command(i, cmd); v.Type != 0 {
+				return v
+			}
+		}
+	}
+	s.buf = append(s.buf[:0], s.buf[off:]...)
+	return resp.Value{}
+}
+
+// sendSnapshot sends the client the snapshot of the shard that holds keys, or shard
+// 0's, once every shard's has come, then the commands held meanwhile. m.mu is held.
+func (m *mergedSync) sendSnapshot() resp.Value {
+	pick := 0
+	holders := 0
+	for i := range m.parts {
+		if m.parts[i].data {
+			pick = i
+			holders++
+		}
+	}
+	if holders > 1 {
+		return errSyncData
+	}
+	rdb := m.parts[pick].rdb
+	for i := range m.parts {
+		m.parts[i].rdb = nil
+	}
+	m.c.Push(resp.Raw([]byte("$" + strconv.Itoa(len(rdb)) + "\r\n")))
+	for len(rdb) > 0 {
+		k := min(len(rdb), syncPushPiece)
+		m.c.Push(resp.Raw(rdb[:k]))
+		rdb = rdb[k:]
+	}
+	held := m.held
+	m.held, m.heldSize = nil, 0
+	for _, h := range held {
+		m.emit(h.part, h.frame)
+	}
+	return resp.Value{}
+}
+
+// command takes one command of shard i's stream. m.mu is held.
+func (m *mergedSync) command(i int, cmd resp.Command) resp.Value {
+	s := &m.parts[i]
+	name := cmd.Args[0]
+	switch {
+	case bytes.EqualFold(name, []byte("select")):
+		if len(cmd.Args) == 2 {
+			if db, err := strconv.Atoi(string(cmd.Args[1])); err == nil {
+				s.db = db
+			}
+		}
+		return resp.Value{}
+	case bytes.EqualFold(name, []byte("ping")) && i != 0:
+		return resp.Value{} // the first shard's PINGs keep the replica's link alive
+	}
+	frame := bytes.Clone(cmd.Raw)
+	if frame == nil {
+		return resp.Value{} // an inline command: not what a server streams
+	}
+	if m.waiting > 0 {
+		if m.heldSize += len(frame); m.heldSize > maxSyncHeld {
+			return errSyncBig
+		}
+		m.held = append(m.held, heldCmd{part: i, frame: frame})
+		return resp.Value{}
+	}
+	m.emit(i, frame)
+	return resp.Value{}
+}
+
+// emit sends a command of shard i to the client, in its database, a transaction whole.
+// m.mu is held.
+func (m *mergedSync) emit(i int, frame []byte) {
+	s := &m.parts[i]
+	name := frameName(frame)
+	switch {
+	case bytes.EqualFold(name, []byte("multi")):
+		s.inTx, s.multi = true, append(s.multi[:0], frame)
+		return
+	case s.inTx && !bytes.EqualFold(name, []byte("exec")):
+		s.multi = append(s.multi, frame)
+		return
+	}
+	if s.db != m.db && !bytes.EqualFold(name, []byte("ping")) {
+		m.db = s.db
+		m.c.Push(resp.Raw(resp.NewCommand("SELECT", strconv.Itoa(s.db)).AppendTo(nil)))
+	}
+	if s.inTx {
+		for _, f := range s.multi {
+			m.c.Push(resp.Raw(f))
+		}
+		s.inTx, s.multi = false, s.multi[:0]
+	}
+	m.c.Push(resp.Raw(frame))
+}
+
+// frameName returns the first argument of a command frame (*<n>\r\n$<len>\r\n<name>).
+func frameName(frame []byte) []byte {
+	var p resp.CommandParser
+	cmd, n, err := p.Parse(frame)
+	if err != nil || n == 0 || len(cmd.Args) == 0 {
+		return nil
+	}
+	return cmd.Args[0]
+}
+
+// errRDB is a snapshot that cannot be read.
+var errRDB = errors.New("malformed RDB")
+
+// rdbHasData reports whether an RDB file holds anything but its header, auxiliary
+// fields and functions (keys above all, or what cannot be told apart from them: module
+// data, opcodes unknown here). An error means it could not be read to its end marker.
+func rdbHasData(b []byte) (bool, error) {
+	if len(b) < 9 || string(b[:5]) != "REDIS" {
+		return true, errRDB
+	}
+	r := rdbReader{b: b, off: 9}
+	for {
+		op, ok := r.byte()
+		if !ok {
+			return true, errRDB
+		}
+		switch op {
+		case 0xFF: // EOF
+			return false, nil
+		case 0xFA: // AUX: key, value
+			if !r.skipString() || !r.skipString() {
+				return true, errRDB
+			}
+		case 0xF5: // FUNCTION2: a library's code
+			if !r.skipString() {
+				return true, errRDB
+			}
+		default: // SELECTDB, a key's type, an expiry, module aux data...
+			return true, nil
+		}
+	}
+}
+
+// rdbReader reads an RDB file's length-prefixed fields.
+type rdbReader struct {
+	b   []byte
+	off int
+}
+
+func (r *rdbReader) byte() (byte, bool) {
+	if r.off >= len(r.b) {
+		return 0, false
+	}
+	r.off++
+	return r.b[r.off-1], true
+}
+
+// length reads a length; encoded is set, with the length holding the encoding, for the
+// special encodings of strings (integers, LZF).
+func (r *rdbReader) length() (n uint64, encoded, ok bool) {
+	c, ok := r.byte()
+	if !ok {
+		return 0, false, false
+	}
+	switch c >> 6 {
+	case 0:
+		return uint64(c & 0x3F), false, true
+	case 1:
+		d, ok := r.byte()
+		return uint64(c&0x3F)<<8 | uint64(d), false, ok
+	case 3:
+		return uint64(c & 0x3F), true, true
+	}
+	size := map[byte]int{0x80: 4, 0x81: 8}[c]
+	if size == 0 || r.off+size > len(r.b) {
+		return 0, false, false
+	}
+	p := r.b[r.off : r.off+size]
+	r.off += size
+	if size == 4 {
+		return uint64(binary.BigEndian.Uint32(p)), false, true
+	}
+	return binary.BigEndian.Uint64(p), false, true
+}
+
+// skipString skips a string field.
+func (r *rdbReader) skipString() bool {
+	n, encoded, ok := r.length()
+	if !ok {
+		return false
+	}
+	if encoded {
+		switch n {
+		case 0, 1, 2: // an integer of 1, 2 or 4 bytes
+			n = 1 << n
+		case 3: // LZF: compressed length, uncompressed length, compressed bytes
+			clen, _, ok := r.length()
+			if !ok {
+				return false
+			}
+			if _, _, ok := r.length(); !ok {
+				return false
+			}
+			n = clen
+		default:
+			return false
+		}
+	}
+	if n > uint64(len(r.b)-r.off) {
+		return false
+	}
+	r.off += int(n)
+	return true
+}

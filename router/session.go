@@ -325,11 +325,11 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 	case command.Control:
 		s.control(ctx, w, req, c)
 	case command.Stream:
-		if _, ok := s.b.(backend.Tunneler); !ok && !s.mergesSync(req) {
+		if _, ok := s.b.(backend.Tunneler); !ok && !s.mergesStream(req) {
 			w.WriteReply(resp.Error("ERR", "redchain: "+displayName(c)+" needs a server connection this backend cannot give"))
 			return
 		}
-		if sh, ok := s.b.(backend.Sharded); ok && sh.Shards() > 1 && !s.mergesSync(req) {
+		if sh, ok := s.b.(backend.Sharded); ok && sh.Shards() > 1 && !s.mergesStream(req) {
 			// One server's stream would be a part presented as the whole.
 			w.WriteReply(resp.Error("ERR", "redchain: "+displayName(c)+" streams one server, and this backend spreads the keyspace over several"))
 			return
@@ -684,8 +684,8 @@ func (s *session) null() resp.Value {
 func (s *session) startTunnel(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request) {
 	c := s.c
 	s.replica = !req.Is("monitor")
-	if s.mergesSync(req) {
-		s.tunnel = startMergedSync(s.sendCtx(ctx), s.b.(backend.ShardTunneler), c, req.Command())
+	if s.mergesStream(req) {
+		s.tunnel = startMergedStream(s.sendCtx(ctx), s.b.(backend.ShardTunneler), c, req.Command(), req.Is("monitor"))
 	} else {
 		s.tunnel = s.b.(backend.Tunneler).Tunnel(s.sendCtx(ctx), nil,
 			func(b []byte) { c.Push(resp.Raw(b)) },
@@ -699,11 +699,12 @@ func (s *session) startTunnel(ctx context.Context, w proxy.ReplyWriter, req *pro
 	w.WriteReply(resp.NoReply)
 }
 
-// mergesSync reports whether req is a SYNC that the session makes of every shard's
-// (see mergedSync): on a backend of several shards that can tunnel to each.
-func (s *session) mergesSync(req *proxy.Request) bool {
+// mergesStream reports whether req is a SYNC or a MONITOR that the session makes of
+// every shard's (see mergedStream): on a backend of several shards that can tunnel to
+// each.
+func (s *session) mergesStream(req *proxy.Request) bool {
 	st, ok := s.b.(backend.ShardTunneler)
-	return ok && st.Shards() > 1 && req.Is("sync")
+	return ok && st.Shards() > 1 && (req.Is("sync") || req.Is("monitor"))
 }
 
 // toTunnel sends a command of a client whose connection is a stream of the server's

@@ -14,6 +14,10 @@ import (
 	"github.com/redchain/redchain/proxy/resp"
 )
 
+// A MONITOR through a sharded backend shows every shard's commands: the proxy sends
+// MONITOR to the primary of each shard, answers +OK once each has, and passes on each
+// shard's lines whole, as they come.
+//
 // A replica's SYNC through a sharded backend gets one server's replication stream made of
 // every shard's: the proxy sends SYNC to the primary of each shard, and once each has sent
 // its snapshot (an RDB file), gives the client the snapshot of the one shard that holds
@@ -33,18 +37,21 @@ const (
 )
 
 var (
-	errSyncData = resp.Error("ERR", "redchain: SYNC over several shards needs the keys on one of them at most (FLUSHALL first): their snapshots are not merged")
-	errSyncBig  = resp.Error("ERR", "redchain: SYNC over several shards: the snapshots and the commands held meanwhile are too big")
+	errSyncData   = resp.Error("ERR", "redchain: SYNC over several shards needs the keys on one of them at most (FLUSHALL first): their snapshots are not merged")
+	errSyncBig    = resp.Error("ERR", "redchain: SYNC over several shards: the snapshots and the commands held meanwhile are too big")
+	errMonitorBig = resp.Error("ERR", "redchain: MONITOR over several shards: too many lines held while the shards answered")
 )
 
-// mergedSync is a SYNC over every shard, as a backend.Tunnel of the client's session.
-type mergedSync struct {
+// mergedStream is a SYNC or a MONITOR over every shard, as a backend.Tunnel of the
+// client's session.
+type mergedStream struct {
 	c       *proxy.Conn
 	tunnels []backend.Tunnel
+	monitor bool // a MONITOR, else a SYNC
 
 	mu       sync.Mutex
 	parts    []syncPart
-	waiting  int // shards whose snapshot has not come whole yet
+	waiting  int // shards whose snapshot (or MONITOR's +OK) has not come yet
 	held     []heldCmd
 	heldSize int  // bytes of snapshots and held commands
 	db       int  // database of the commands sent to the client; -1 before the first
@@ -61,6 +68,9 @@ type syncPart struct {
 	db     int      // the database of the shard's next command
 	multi  [][]byte // a transaction being received, sent whole at EXEC
 	inTx   bool     // between MULTI and EXEC
+
+	lines   resp.ReplyParser // MONITOR's
+	started bool             // MONITOR's +OK has come
 }
 
 // heldCmd is a command of shard part received before every snapshot had come.
@@ -69,10 +79,10 @@ type heldCmd struct {
 	frame []byte
 }
 
-// startMergedSync starts a SYNC on every shard of b for the session's client c.
-func startMergedSync(ctx context.Context, b backend.ShardTunneler, c *proxy.Conn, cmd resp.Command) *mergedSync {
+// startMergedStream starts a SYNC on every shard of b for the session's client c.
+func startMergedStream(ctx context.Context, b backend.ShardTunneler, c *proxy.Conn, cmd resp.Command, monitor bool) *mergedStream {
 	n := b.Shards()
-	m := &mergedSync{c: c, parts: make([]syncPart, n), waiting: n, db: -1}
+	m := &mergedStream{c: c, parts: make([]syncPart, n), waiting: n, db: -1, monitor: monitor}
 	for i := range m.parts {
 		m.parts[i].need = -1
 	}
@@ -98,7 +108,7 @@ func startMergedSync(ctx context.Context, b backend.ShardTunneler, c *proxy.Conn
 }
 
 // closeTunnels closes every shard's connection made so far.
-func (m *mergedSync) closeTunnels() {
+func (m *mergedStream) closeTunnels() {
 	m.mu.Lock()
 	ts := slices.Clone(m.tunnels)
 	m.mu.Unlock()
@@ -110,10 +120,10 @@ func (m *mergedSync) closeTunnels() {
 }
 
 // Write drops what the replica sends: its offsets are the merged stream's.
-func (m *mergedSync) Write(resp.Command) {}
+func (m *mergedStream) Write(resp.Command) {}
 
 // Close closes every shard's connection.
-func (m *mergedSync) Close() {
+func (m *mergedStream) Close() {
 	m.mu.Lock()
 	m.done = true
 	m.mu.Unlock()
@@ -122,7 +132,7 @@ func (m *mergedSync) Close() {
 
 // fail ends the sync: the client gets v (unless zero) and is disconnected, and every
 // shard's connection is closed.
-func (m *mergedSync) fail(v resp.Value) {
+func (m *mergedStream) fail(v resp.Value) {
 	m.mu.Lock()
 	first := !m.done
 	m.done = true
@@ -138,7 +148,7 @@ func (m *mergedSync) fail(v resp.Value) {
 }
 
 // recv takes bytes of shard i's stream.
-func (m *mergedSync) recv(i int, p []byte) {
+func (m *mergedStream) recv(i int, p []byte) {
 	m.mu.Lock()
 	if m.done {
 		m.mu.Unlock()
@@ -153,8 +163,11 @@ func (m *mergedSync) recv(i int, p []byte) {
 
 // take adds p to shard i's stream and passes on what is complete. m.mu is held; it
 // returns the error to end the sync with, if any.
-func (m *mergedSync) take(i int, p []byte) resp.Value {
+func (m *mergedStream) take(i int, p []byte) resp.Value {
 	s := &m.parts[i]
+	if m.monitor {
+		return m.takeLines(i, p)
+	}
 	if s.need != 0 { // the snapshot is still coming
 		if s.need < 0 {
 			s.buf = append(s.buf, p...)
@@ -223,9 +236,50 @@ func (m *mergedSync) take(i int, p []byte) resp.Value {
 	return resp.Value{}
 }
 
+// takeLines adds p to shard i's MONITOR stream and passes on its complete lines, once
+// every shard has answered +OK. m.mu is held.
+func (m *mergedStream) takeLines(i int, p []byte) resp.Value {
+	s := &m.parts[i]
+	s.buf = append(s.buf, p...)
+	off := 0
+	for {
+		n, err := s.lines.Next(s.buf[off:])
+		if err != nil {
+			return resp.Error("ERR", "redchain: unreadable MONITOR stream from a shard")
+		}
+		if n == 0 {
+			break
+		}
+		frame := s.buf[off : off+n]
+		off += n
+		switch {
+		case !s.started && frame[0] != '+':
+			return resp.Raw(bytes.Clone(frame)) // the shard's refusal
+		case !s.started:
+			s.started = true
+			if m.waiting--; m.waiting == 0 {
+				m.c.Push(resp.OK)
+				for _, h := range m.held {
+					m.c.Push(resp.Raw(h.frame))
+				}
+				m.held, m.heldSize = nil, 0
+			}
+		case m.waiting > 0:
+			if m.heldSize += n; m.heldSize > maxSyncHeld {
+				return errMonitorBig
+			}
+			m.held = append(m.held, heldCmd{part: i, frame: bytes.Clone(frame)})
+		default:
+			m.c.Push(resp.Raw(frame))
+		}
+	}
+	s.buf = append(s.buf[:0], s.buf[off:]...)
+	return resp.Value{}
+}
+
 // sendSnapshot sends the client the snapshot of the shard that holds keys, or shard
 // 0's, once every shard's has come, then the commands held meanwhile. m.mu is held.
-func (m *mergedSync) sendSnapshot() resp.Value {
+func (m *mergedStream) sendSnapshot() resp.Value {
 	pick := 0
 	holders := 0
 	for i := range m.parts {
@@ -256,7 +310,7 @@ func (m *mergedSync) sendSnapshot() resp.Value {
 }
 
 // command takes one command of shard i's stream. m.mu is held.
-func (m *mergedSync) command(i int, cmd resp.Command) resp.Value {
+func (m *mergedStream) command(i int, cmd resp.Command) resp.Value {
 	s := &m.parts[i]
 	name := cmd.Args[0]
 	switch {
@@ -287,7 +341,7 @@ func (m *mergedSync) command(i int, cmd resp.Command) resp.Value {
 
 // emit sends a command of shard i to the client, in its database, a transaction whole.
 // m.mu is held.
-func (m *mergedSync) emit(i int, frame []byte) {
+func (m *mergedStream) emit(i int, frame []byte) {
 	s := &m.parts[i]
 	name := frameName(frame)
 	switch {

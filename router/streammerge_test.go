@@ -20,12 +20,12 @@ import (
 	"github.com/redchain/redchain/router"
 )
 
-// TestSyncOverShards: a replica's SYNC through three servers (a shard set, a cluster of
-// three primaries) gets one server's replication stream: the snapshot of the one server
-// holding keys, then every server's commands in the order they ran, one SELECT first, a
-// transaction whole. With keys on two servers, whose snapshots would have to be merged,
-// SYNC is refused.
-func TestSyncOverShards(t *testing.T) {
+// TestStreamsOverShards: through three servers (a shard set, a cluster of three
+// primaries), MONITOR shows every server's commands, and a replica's SYNC gets one
+// server's replication stream: the snapshot of the one server holding keys, then every
+// server's commands in the order they ran, one SELECT first, a transaction whole. With
+// keys on two servers, whose snapshots would have to be merged, SYNC is refused.
+func TestStreamsOverShards(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name string
@@ -55,12 +55,12 @@ func TestSyncOverShards(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			testSyncOverShards(t, tc.open(t))
+			testStreamsOverShards(t, tc.open(t))
 		})
 	}
 }
 
-func testSyncOverShards(t *testing.T, b backend.ShardTunneler) {
+func testStreamsOverShards(t *testing.T, b backend.ShardTunneler) {
 	srv := proxytest.NewServer(t, router.New(b, router.WithFanout(router.FanoutConfig{})), proxy.WithLogger(testLogger(t, "proxy")))
 	keys := make([]string, 3) // a key of each server
 	for i := 0; slices.Contains(keys, ""); i++ {
@@ -76,6 +76,27 @@ func testSyncOverShards(t *testing.T, b backend.ShardTunneler) {
 			t.Fatalf("%q: %s", args, reply(v))
 		}
 	}
+
+	// MONITOR shows the commands of every server.
+	mon := proxytest.Dial(t, srv.Addr())
+	if got := reply(mon.Do("MONITOR")); got != "+OK\r\n" {
+		t.Fatalf("MONITOR = %q", got)
+	}
+	for _, k := range keys {
+		do("SET", k, "seen")
+	}
+	var sets []string // the proxy's own connections show up too (CLIENT ID as they open)
+	for len(sets) < len(keys) {
+		if line := reply(mon.Read()); strings.Contains(line, `"SET"`) {
+			sets = append(sets, line)
+		}
+	}
+	for i, k := range keys {
+		if !strings.Contains(sets[i], `"SET" "`+k+`" "seen"`) {
+			t.Errorf("MONITOR showed %q, want the SET of %s", sets[i], k)
+		}
+	}
+	mon.Conn().Close()
 
 	do("SET", keys[0], "x")
 	do("SET", keys[1], "x")

@@ -180,9 +180,10 @@ type rule struct {
 	reply      ReplyShape
 	timeout    timeoutArg
 	channels   ChannelKind
-	subscribed bool // allowed while a RESP2 client is subscribed
-	immediate  bool // run at once inside a transaction, not queued
-	script     bool // runs a script, which may take long
+	subscribed bool     // allowed while a RESP2 client is subscribed
+	immediate  bool     // run at once inside a transaction, not queued
+	script     bool     // runs a script, which may take long
+	response   Response // the merge of its replies from every shard, where Redis's tips give none
 }
 
 var (
@@ -276,6 +277,8 @@ var rules = map[string]rule{
 
 	// Keys beyond their arguments, for a namespace.
 	"flushall":     {class: EveryShard, scope: ScopeAll},
+	"replicaof":    {class: EveryShard, scope: ScopeAll, response: AllSucceeded}, // a part of the keyspace demoted would be a part presented as the whole
+	"slaveof":      {class: EveryShard, scope: ScopeAll, response: AllSucceeded},
 	"flushdb":      {class: EveryShard, scope: ScopeAll},
 	"dbsize":       {class: EveryShard, scope: ScopeAll},
 	"randomkey":    {class: EveryShard, scope: ScopeAll},
@@ -372,6 +375,9 @@ func classify(c *Info, learned bool) {
 	c.Class, c.Effect, c.Scope, c.Patterns, c.ReplyKeys = r.class, r.effect, r.scope, r.patterns, r.reply
 	c.timeout, c.Channels = r.timeout, r.channels
 	c.subscribed, c.immediate, c.script = r.subscribed, r.immediate, r.script
+	if r.response != ResponseDefault {
+		c.Response = r.response
+	}
 }
 
 // dataCommand reports whether a learned command c is a plain data command: it reads

@@ -100,8 +100,8 @@
 // of its own (backend.Tunneler), in both directions: redis-cli monitor and a replica's
 // replication stream work through the proxy. On a backend of several shards that can
 // tunnel to each (backend.ShardTunneler), SYNC and MONITOR are made of every shard's
-// stream (for SYNC: the snapshot of the one shard holding keys, then every shard's
-// commands; see FANOUT.md); PSYNC is refused there. CLIENT ID, LIST, KILL, UNBLOCK, INFO, REPLY
+// stream (for SYNC: the shards' snapshots merged into one, then every shard's commands;
+// see FANOUT.md); PSYNC is refused there. CLIENT ID, LIST, KILL, UNBLOCK, INFO, REPLY
 // and TRACKING's REDIRECT speak of the proxy's clients, by the IDs the proxy gave them;
 // no client can list or kill the proxy's connections to the server. A client's
 // dedicated connections and streams end before its QUIT is answered.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"hash/crc64"
 	"slices"
 	"strconv"
 	"sync"
@@ -20,14 +21,15 @@ import (
 //
 // A replica's SYNC through a sharded backend gets one server's replication stream made of
 // every shard's: the proxy sends SYNC to the primary of each shard, and once each has sent
-// its snapshot (an RDB file), gives the client the snapshot of the one shard that holds
-// keys, or of the first when none does, and then the commands of every shard as they
-// come. That is exactly one server's stream as long as at most one shard holds keys when
-// the replica attaches (always so after a FLUSHALL); otherwise the snapshots would have to
-// be merged, which the proxy does not do: it answers an error instead, as a server that
-// cannot sync does. In the stream, each shard's SELECTs are folded into one sequence (a
-// SELECT goes out only when the database changes), a shard's transaction (MULTI...EXEC)
-// goes out whole, and only the first shard's PINGs are passed on, as the keepalive.
+// its snapshot (an RDB file), gives the client one snapshot made of all of them, and then
+// the commands of every shard as they come. The snapshots merge without being decoded:
+// an RDB file is a header (version, auxiliary fields, functions), a body of databases and
+// their keys, an end marker and a checksum, and the loader takes a database selected
+// again as it comes; the shards' keys are disjoint. So the merged file is the first
+// shard's header, every shard's body, the end marker and a new checksum. In the stream,
+// each shard's SELECTs are folded into one sequence (a SELECT goes out only when the
+// database changes), a shard's transaction (MULTI...EXEC) goes out whole, and only the
+// first shard's PINGs are passed on, as the keepalive.
 // The replica's own writes (REPLCONF ACK with its offset) count bytes of the merged
 // stream, which no shard knows: they are dropped.
 const (
@@ -37,7 +39,7 @@ const (
 )
 
 var (
-	errSyncData   = resp.Error("ERR", "redchain: SYNC over several shards needs the keys on one of them at most (FLUSHALL first): their snapshots are not merged")
+	errSyncRDB    = resp.Error("ERR", "redchain: SYNC over several shards: a shard's snapshot cannot be read")
 	errSyncBig    = resp.Error("ERR", "redchain: SYNC over several shards: the snapshots and the commands held meanwhile are too big")
 	errMonitorBig = resp.Error("ERR", "redchain: MONITOR over several shards: too many lines held while the shards answered")
 )
@@ -63,7 +65,7 @@ type syncPart struct {
 	buf    []byte // received, not yet taken
 	rdb    []byte // the snapshot, once its length is known
 	need   int    // snapshot bytes still to come; -1 before the header
-	data   bool   // the snapshot holds keys (or what cannot be told from keys)
+	body   int    // where the snapshot's body starts (see rdbBody)
 	parser resp.CommandParser
 	db     int      // the database of the shard's next command
 	multi  [][]byte // a transaction being received, sent whole at EXEC
@@ -200,12 +202,11 @@ func (m *mergedStream) take(i int, p []byte) resp.Value {
 		if s.need > 0 {
 			return resp.Value{}
 		}
-		data, err := rdbHasData(s.rdb)
-		s.data = data || err != nil
-		if !s.data && i != 0 {
-			m.heldSize -= len(s.rdb)
-			s.rdb = nil // shard 0's is sent unless another holds keys
+		body, err := rdbBody(s.rdb)
+		if err != nil {
+			return errSyncRDB
 		}
+		s.body = body
 		if m.waiting--; m.waiting == 0 {
 			if v := m.sendSnapshot(); v.Type != 0 {
 				return v
@@ -277,24 +278,22 @@ func (m *mergedStream) takeLines(i int, p []byte) resp.Value {
 	return resp.Value{}
 }
 
-// sendSnapshot sends the client the snapshot of the shard that holds keys, or shard
-// 0's, once every shard's has come, then the commands held meanwhile. m.mu is held.
+// sendSnapshot sends the client the shards' snapshots merged into one, once every
+// shard's has come, then the commands held meanwhile. m.mu is held.
 func (m *mergedStream) sendSnapshot() resp.Value {
-	pick := 0
-	holders := 0
+	size := m.parts[0].body + rdbTrailer
 	for i := range m.parts {
-		if m.parts[i].data {
-			pick = i
-			holders++
-		}
+		size += len(m.parts[i].rdb) - rdbTrailer - m.parts[i].body
 	}
-	if holders > 1 {
-		return errSyncData
-	}
-	rdb := m.parts[pick].rdb
+	rdb := make([]byte, 0, size)
+	rdb = append(rdb, m.parts[0].rdb[:m.parts[0].body]...)
 	for i := range m.parts {
-		m.parts[i].rdb = nil
+		s := &m.parts[i]
+		rdb = append(rdb, s.rdb[s.body:len(s.rdb)-rdbTrailer]...)
+		s.rdb = nil
 	}
+	rdb = append(rdb, rdbEOF)
+	rdb = binary.LittleEndian.AppendUint64(rdb, redisCRC64(rdb))
 	m.c.Push(resp.Raw([]byte("$" + strconv.Itoa(len(rdb)) + "\r\n")))
 	for len(rdb) > 0 {
 		k := min(len(rdb), syncPushPiece)
@@ -378,34 +377,55 @@ func frameName(frame []byte) []byte {
 // errRDB is a snapshot that cannot be read.
 var errRDB = errors.New("malformed RDB")
 
-// rdbHasData reports whether an RDB file holds anything but its header, auxiliary
-// fields and functions (keys above all, or what cannot be told apart from them: module
-// data, opcodes unknown here). An error means it could not be read to its end marker.
-func rdbHasData(b []byte) (bool, error) {
-	if len(b) < 9 || string(b[:5]) != "REDIS" {
-		return true, errRDB
+// An RDB file ends with the end marker and the 8-byte checksum of all that comes
+// before it (Redis's CRC-64, little-endian).
+const (
+	rdbEOF     = 0xFF
+	rdbTrailer = 9
+)
+
+// rdbBody returns where an RDB file's body starts: after its magic and version, its
+// auxiliary fields (0xFA) and its functions (0xF5), at the first opcode that is none of
+// those (a database, module data...) or at the end marker. The body ends where the
+// trailer starts.
+func rdbBody(b []byte) (int, error) {
+	if len(b) < 9+rdbTrailer || string(b[:5]) != "REDIS" || b[len(b)-rdbTrailer] != rdbEOF {
+		return 0, errRDB
 	}
-	r := rdbReader{b: b, off: 9}
+	r := rdbReader{b: b[:len(b)-rdbTrailer+1], off: 9}
 	for {
+		start := r.off
 		op, ok := r.byte()
 		if !ok {
-			return true, errRDB
+			return 0, errRDB
 		}
 		switch op {
-		case 0xFF: // EOF
-			return false, nil
 		case 0xFA: // AUX: key, value
 			if !r.skipString() || !r.skipString() {
-				return true, errRDB
+				return 0, errRDB
 			}
 		case 0xF5: // FUNCTION2: a library's code
 			if !r.skipString() {
-				return true, errRDB
+				return 0, errRDB
 			}
-		default: // SELECTDB, a key's type, an expiry, module aux data...
-			return true, nil
+		default: // the end marker, a database, module data...
+			return start, nil
 		}
 	}
+}
+
+// jones is the table of Redis's CRC-64 (Jones polynomial, reflected), which checks
+// RDB files.
+var jones = crc64.MakeTable(0x95AC9329AC4BC9B5)
+
+// redisCRC64 returns Redis's CRC-64 of b: jones with no initial or final inversion
+// (hash/crc64's have them).
+func redisCRC64(b []byte) uint64 {
+	var crc uint64
+	for _, x := range b {
+		crc = jones[byte(crc)^x] ^ crc>>8
+	}
+	return crc
 }
 
 // rdbReader reads an RDB file's length-prefixed fields.

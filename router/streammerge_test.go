@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,9 +24,8 @@ import (
 
 // TestStreamsOverShards: through three servers (a shard set, a cluster of three
 // primaries), MONITOR shows every server's commands, and a replica's SYNC gets one
-// server's replication stream: the snapshot of the one server holding keys, then every
-// server's commands in the order they ran, one SELECT first, a transaction whole. With
-// keys on two servers, whose snapshots would have to be merged, SYNC is refused.
+// server's replication stream: a snapshot of every server's keys, then every
+// server's commands in the order they ran, one SELECT first, a transaction whole.
 func TestStreamsOverShards(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -99,17 +100,8 @@ func testStreamsOverShards(t *testing.T, b backend.ShardTunneler) {
 	mon.Conn().Close()
 
 	do("SET", keys[0], "x")
-	do("SET", keys[1], "x")
+	do("SET", keys[1], "y")
 	c := proxytest.Dial(t, srv.Addr())
-	c.WriteRaw([]byte("SYNC\r\n"))
-	if got := reply(c.Read()); !strings.HasPrefix(got, "-ERR redchain: SYNC over several shards") {
-		t.Fatalf("SYNC with keys on two servers = %q, want a refusal", got)
-	}
-	expectClosed(t, c)
-
-	do("FLUSHALL")
-	do("SET", keys[2], "held")
-	c = proxytest.Dial(t, srv.Addr())
 	c.WriteRaw([]byte("SYNC\r\n"))
 	r := bufio.NewReader(c.Conn())
 	count, err := r.ReadString('\n')
@@ -124,8 +116,17 @@ func testStreamsOverShards(t *testing.T, b backend.ShardTunneler) {
 	if _, err := io.ReadFull(r, rdb); err != nil || !strings.HasPrefix(string(rdb), "REDIS") {
 		t.Fatalf("RDB payload of %d bytes: %q..., %v", n, rdb[:min(n, 9)], err)
 	}
-	if !strings.Contains(string(rdb), keys[2]) {
-		t.Errorf("the snapshot lacks %s, the one key, held by the third server", keys[2])
+	// The merged snapshot is a valid RDB file with every server's keys: a server of its
+	// own loads it.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "merged.rdb"), rdb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loaded := redistest.Start(t, redistest.Args("--dir", dir, "--dbfilename", "merged.rdb")).Client()
+	for k, want := range map[string]string{keys[0]: "x", keys[1]: "y", keys[2]: "seen"} {
+		if got, err := loaded.Get(t.Context(), k).Result(); got != want || err != nil {
+			t.Errorf("GET %s from the loaded snapshot = %q, %v; want %q", k, got, err, want)
+		}
 	}
 
 	do("SET", keys[0], "a")
@@ -170,5 +171,35 @@ func testStreamsOverShards(t *testing.T, b backend.ShardTunneler) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("replication stream:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestReplicaofEveryShard: REPLICAOF through a shard set demotes and promotes every
+// server, as it would the one server the proxy presents: never a part of the keyspace.
+func TestReplicaofEveryShard(t *testing.T) {
+	t.Parallel()
+	var cfg shard.Config
+	var servers []*redistest.Server
+	for i := range 3 {
+		s := redistest.Start(t)
+		servers = append(servers, s)
+		cfg.Servers = append(cfg.Servers, shard.Server{Name: fmt.Sprintf("redis%d", i), Addr: s.Addr()})
+	}
+	b, err := shard.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	srv := proxytest.NewServer(t, router.New(b, router.WithFanout(router.FanoutConfig{})))
+	c := proxytest.Dial(t, srv.Addr())
+	for _, tc := range []struct{ args, role string }{{"localhost 9", "role:slave"}, {"NO ONE", "role:master"}} {
+		if v := c.Do(append([]string{"REPLICAOF"}, strings.Fields(tc.args)...)...); v.IsError() {
+			t.Fatalf("REPLICAOF %s: %s", tc.args, reply(v))
+		}
+		for i, s := range servers {
+			if info := s.Client().Info(t.Context(), "replication").Val(); !strings.Contains(info, tc.role) {
+				t.Errorf("after REPLICAOF %s, server %d is not %s", tc.args, i, tc.role)
+			}
+		}
 	}
 }

@@ -401,7 +401,8 @@ func rdbBody(b []byte) (int, error) {
 		}
 		switch op {
 		case 0xFA: // AUX: key, value
-			if !r.skipString() || !r.skipString() {
+			key := r.skipString()
+			if !key || !r.skipString() {
 				return 0, errRDB
 			}
 		case 0xF5: // FUNCTION2: a library's code

@@ -27,7 +27,11 @@
 // connection, so Redis executes them in that order.
 //
 // The reply handed to done is borrowed: it may point into the backend's read buffer, and
-// is valid only until done returns. Copy it ([resp.Value.Clone]) to keep it.
+// is valid only until done returns. Copy it ([resp.Value.Clone]) to keep it, unless it
+// is Owned ([resp.Value.Owned]: a big reply whose buffer is handed over and never written
+// again), which may be kept as it is. Likewise a command sent Owned
+// ([resp.Command.Owned], a big value from a client) is handed over: the backend may
+// write it from where it is, uncopied, and never modifies it.
 //
 // # Threading
 //

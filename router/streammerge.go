@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/redchain/redchain/backend"
+	"github.com/redchain/redchain/internal/reclaim"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/resp"
 )
@@ -33,9 +34,12 @@ import (
 // The replica's own writes (REPLCONF ACK with its offset) count bytes of the merged
 // stream, which no shard knows: they are dropped.
 const (
-	maxSyncSnapshot = 256 << 20 // the most snapshot bytes held while the shards' come in
-	maxSyncHeld     = 64 << 20  // the most stream bytes held meanwhile
-	syncPushPiece   = 64 << 10  // a snapshot goes to the client in pieces this big
+	// maxSyncSnapshot is the most snapshot bytes held while the shards' come in: the
+	// merged snapshot goes to the client as pushes, and a client that leaves more than
+	// proxy.MaxPushBuffer of them unread is closed, so half of that.
+	maxSyncSnapshot = proxy.MaxPushBuffer / 2
+	maxSyncHeld     = 64 << 20 // the most stream bytes held meanwhile
+	syncPushPiece   = 64 << 10 // a snapshot goes to the client in pieces this big
 )
 
 var (
@@ -78,8 +82,19 @@ type syncPart struct {
 // heldCmd is a command of shard part received before every snapshot had come.
 type heldCmd struct {
 	part  int
+	kind  cmdKind
 	frame []byte
 }
+
+// cmdKind is what the merge must know of a command of a shard's stream.
+type cmdKind uint8
+
+const (
+	kindOther cmdKind = iota
+	kindMulti
+	kindExec
+	kindPing
+)
 
 // startMergedStream starts a SYNC on every shard of b for the session's client c.
 func startMergedStream(ctx context.Context, b backend.ShardTunneler, c *proxy.Conn, cmd resp.Command, monitor bool) *mergedStream {
@@ -195,7 +210,7 @@ func (m *mergedStream) take(i int, p []byte) resp.Value {
 			if m.heldSize += size; m.heldSize > maxSyncSnapshot {
 				return errSyncBig
 			}
-			s.rdb = make([]byte, 0, size)
+			s.rdb = reclaim.Make(0, size)
 		}
 		k := min(len(p), s.need)
 		s.rdb, p, s.need = append(s.rdb, p[:k]...), p[k:], s.need-k
@@ -279,31 +294,37 @@ func (m *mergedStream) takeLines(i int, p []byte) resp.Value {
 }
 
 // sendSnapshot sends the client the shards' snapshots merged into one, once every
-// shard's has come, then the commands held meanwhile. m.mu is held.
+// shard's has come, then the commands held meanwhile: the first shard's header, every
+// shard's body, the end marker and the checksum of all that, pushed from where the
+// shards' snapshots lie (Push copies). m.mu is held.
 func (m *mergedStream) sendSnapshot() resp.Value {
 	size := m.parts[0].body + rdbTrailer
 	for i := range m.parts {
 		size += len(m.parts[i].rdb) - rdbTrailer - m.parts[i].body
 	}
-	rdb := make([]byte, 0, size)
-	rdb = append(rdb, m.parts[0].rdb[:m.parts[0].body]...)
+	m.c.Push(resp.Raw([]byte("$" + strconv.Itoa(size) + "\r\n")))
+	var crc uint64
+	send := func(b []byte) {
+		crc = redisCRC64(crc, b)
+		for len(b) > 0 {
+			k := min(len(b), syncPushPiece)
+			m.c.Push(resp.Raw(b[:k]))
+			b = b[k:]
+		}
+	}
+	send(m.parts[0].rdb[:m.parts[0].body])
 	for i := range m.parts {
 		s := &m.parts[i]
-		rdb = append(rdb, s.rdb[s.body:len(s.rdb)-rdbTrailer]...)
+		send(s.rdb[s.body : len(s.rdb)-rdbTrailer])
+		reclaim.Dropped(cap(s.rdb))
 		s.rdb = nil
 	}
-	rdb = append(rdb, rdbEOF)
-	rdb = binary.LittleEndian.AppendUint64(rdb, redisCRC64(rdb))
-	m.c.Push(resp.Raw([]byte("$" + strconv.Itoa(len(rdb)) + "\r\n")))
-	for len(rdb) > 0 {
-		k := min(len(rdb), syncPushPiece)
-		m.c.Push(resp.Raw(rdb[:k]))
-		rdb = rdb[k:]
-	}
+	send([]byte{rdbEOF})
+	m.c.Push(resp.Raw(binary.LittleEndian.AppendUint64(nil, crc)))
 	held := m.held
 	m.held, m.heldSize = nil, 0
 	for _, h := range held {
-		m.emit(h.part, h.frame)
+		m.emit(h.part, h.kind, h.frame)
 	}
 	return resp.Value{}
 }
@@ -327,31 +348,39 @@ func (m *mergedStream) command(i int, cmd resp.Command) resp.Value {
 	if frame == nil {
 		return resp.Value{} // an inline command: not what a server streams
 	}
+	kind := kindOther
+	switch {
+	case bytes.EqualFold(name, []byte("multi")):
+		kind = kindMulti
+	case bytes.EqualFold(name, []byte("exec")):
+		kind = kindExec
+	case bytes.EqualFold(name, []byte("ping")):
+		kind = kindPing
+	}
 	if m.waiting > 0 {
 		if m.heldSize += len(frame); m.heldSize > maxSyncHeld {
 			return errSyncBig
 		}
-		m.held = append(m.held, heldCmd{part: i, frame: frame})
+		m.held = append(m.held, heldCmd{part: i, kind: kind, frame: frame})
 		return resp.Value{}
 	}
-	m.emit(i, frame)
+	m.emit(i, kind, frame)
 	return resp.Value{}
 }
 
 // emit sends a command of shard i to the client, in its database, a transaction whole.
 // m.mu is held.
-func (m *mergedStream) emit(i int, frame []byte) {
+func (m *mergedStream) emit(i int, kind cmdKind, frame []byte) {
 	s := &m.parts[i]
-	name := frameName(frame)
 	switch {
-	case bytes.EqualFold(name, []byte("multi")):
+	case kind == kindMulti:
 		s.inTx, s.multi = true, append(s.multi[:0], frame)
 		return
-	case s.inTx && !bytes.EqualFold(name, []byte("exec")):
+	case s.inTx && kind != kindExec:
 		s.multi = append(s.multi, frame)
 		return
 	}
-	if s.db != m.db && !bytes.EqualFold(name, []byte("ping")) {
+	if s.db != m.db && kind != kindPing {
 		m.db = s.db
 		m.c.Push(resp.Raw(resp.NewCommand("SELECT", strconv.Itoa(s.db)).AppendTo(nil)))
 	}
@@ -362,16 +391,6 @@ func (m *mergedStream) emit(i int, frame []byte) {
 		s.inTx, s.multi = false, s.multi[:0]
 	}
 	m.c.Push(resp.Raw(frame))
-}
-
-// frameName returns the first argument of a command frame (*<n>\r\n$<len>\r\n<name>).
-func frameName(frame []byte) []byte {
-	var p resp.CommandParser
-	cmd, n, err := p.Parse(frame)
-	if err != nil || n == 0 || len(cmd.Args) == 0 {
-		return nil
-	}
-	return cmd.Args[0]
 }
 
 // errRDB is a snapshot that cannot be read.
@@ -419,10 +438,9 @@ func rdbBody(b []byte) (int, error) {
 // RDB files.
 var jones = crc64.MakeTable(0x95AC9329AC4BC9B5)
 
-// redisCRC64 returns Redis's CRC-64 of b: jones with no initial or final inversion
-// (hash/crc64's have them).
-func redisCRC64(b []byte) uint64 {
-	var crc uint64
+// redisCRC64 returns Redis's CRC-64 of what crc is that of followed by b (0 to start):
+// jones with no initial or final inversion (hash/crc64's have them).
+func redisCRC64(crc uint64, b []byte) uint64 {
 	for _, x := range b {
 		crc = jones[byte(crc)^x] ^ crc>>8
 	}

@@ -36,7 +36,11 @@ func TestRDBBody(t *testing.T) {
 func TestRedisCRC64(t *testing.T) {
 	t.Parallel()
 	// Redis's own test vector (src/crc64.c).
-	if got := redisCRC64([]byte("123456789")); got != 0xe9c6d914c4b8d9ca {
+	if got := redisCRC64(0, []byte("123456789")); got != 0xe9c6d914c4b8d9ca {
+		t.Errorf("redisCRC64(123456789) = %x, want e9c6d914c4b8d9ca", got)
+	}
+	// Computed in pieces, as the merged snapshot's is.
+	if got := redisCRC64(redisCRC64(0, []byte("1234")), []byte("56789")); got != 0xe9c6d914c4b8d9ca {
 		t.Errorf("redisCRC64(123456789) = %x, want e9c6d914c4b8d9ca", got)
 	}
 }

@@ -15,12 +15,10 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/redchain/redchain/backend"
-	"github.com/redchain/redchain/backend/shard"
 	"github.com/redchain/redchain/middleware/rewrite"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
-	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/router"
 )
 
@@ -73,15 +71,7 @@ func TestFanoutOneShardPassesEverything(t *testing.T) {
 // middleware sees the client's command once, not once per part.
 func TestFanoutBehindMiddleware(t *testing.T) {
 	t.Parallel()
-	var cfg shard.Config
-	for i := range 3 {
-		cfg.Servers = append(cfg.Servers, shard.Server{Name: fmt.Sprintf("redis%d", i), Addr: redistest.Start(t).Addr()})
-	}
-	b, err := shard.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
+	b, _ := startShards(t, 3)
 	rw, err := rewrite.New(rewrite.Config{Prefix: "app:"})
 	if err != nil {
 		t.Fatal(err)

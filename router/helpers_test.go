@@ -13,12 +13,32 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	redisbackend "github.com/redchain/redchain/backend/redis"
+	"github.com/redchain/redchain/backend/shard"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
 	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/router"
 )
+
+// startShards starts n redis-servers and a shard set over them, closed when the test
+// ends.
+func startShards(t *testing.T, n int) (*shard.Backend, []*redistest.Server) {
+	t.Helper()
+	var cfg shard.Config
+	var servers []*redistest.Server
+	for i := range n {
+		s := redistest.Start(t)
+		servers = append(servers, s)
+		cfg.Servers = append(cfg.Servers, shard.Server{Name: fmt.Sprintf("redis%d", i), Addr: s.Addr()})
+	}
+	b, err := shard.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b, servers
+}
 
 // wait bounds every wait of these tests: a test that hangs fails instead.
 const wait = 30 * time.Second

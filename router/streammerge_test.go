@@ -2,7 +2,6 @@ package router_test
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,7 +13,6 @@ import (
 	"github.com/redchain/redchain/backend"
 	"github.com/redchain/redchain/backend/cluster"
 	redisbackend "github.com/redchain/redchain/backend/redis"
-	"github.com/redchain/redchain/backend/shard"
 	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
 	"github.com/redchain/redchain/proxy/resp"
@@ -33,15 +31,7 @@ func TestStreamsOverShards(t *testing.T) {
 		open func(t *testing.T) backend.ShardTunneler
 	}{
 		{"shard", func(t *testing.T) backend.ShardTunneler {
-			var cfg shard.Config
-			for i := range 3 {
-				cfg.Servers = append(cfg.Servers, shard.Server{Name: fmt.Sprintf("redis%d", i), Addr: redistest.Start(t).Addr()})
-			}
-			b, err := shard.New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { b.Close() })
+			b, _ := startShards(t, 3)
 			return b
 		}},
 		{"cluster", func(t *testing.T) backend.ShardTunneler {
@@ -178,18 +168,7 @@ func testStreamsOverShards(t *testing.T, b backend.ShardTunneler) {
 // server, as it would the one server the proxy presents: never a part of the keyspace.
 func TestReplicaofEveryShard(t *testing.T) {
 	t.Parallel()
-	var cfg shard.Config
-	var servers []*redistest.Server
-	for i := range 3 {
-		s := redistest.Start(t)
-		servers = append(servers, s)
-		cfg.Servers = append(cfg.Servers, shard.Server{Name: fmt.Sprintf("redis%d", i), Addr: s.Addr()})
-	}
-	b, err := shard.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
+	b, servers := startShards(t, 3)
 	srv := proxytest.NewServer(t, router.New(b, router.WithFanout(router.FanoutConfig{})))
 	c := proxytest.Dial(t, srv.Addr())
 	for _, tc := range []struct{ args, role string }{{"localhost 9", "role:slave"}, {"NO ONE", "role:master"}} {

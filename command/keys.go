@@ -295,27 +295,38 @@ func sortKeys(args [][]byte, dst []int, readonly bool) []int {
 	return dst
 }
 
-// sortOption is an argument of SORT that names a key or a key pattern.
+// sortOption is an option of SORT.
 type sortOption uint8
 
 const (
-	sortStore sortOption = iota // STORE's destination
-	sortBy                      // BY's pattern
-	sortGet                     // GET's pattern
+	sortStore  sortOption = iota // STORE's destination
+	sortBy                       // BY's pattern
+	sortGet                      // GET's pattern
+	sortAsc                      // ASC
+	sortDesc                     // DESC
+	sortAlpha                    // ALPHA
+	sortLimit                    // LIMIT: the offset, then the count
+	sortSyntax                   // an argument the command refuses
 )
 
 // sortOptions reads SORT's options (from args[2]) as sortCommandGeneric does and calls
-// found with the index of each STORE destination, BY pattern and GET pattern, in
-// order. It stops at the first argument the command refuses (a syntax error), since the
-// command then runs nothing; LIMIT's numbers are not checked, as a bad one fails the
-// command too.
+// found with the index of each, in order: STORE's destination, BY's and GET's
+// patterns, LIMIT's offset, the others' own. It stops at the first argument the
+// command refuses (a syntax error: sortSyntax), since the command then runs nothing;
+// LIMIT's numbers are not checked, as a bad one fails the command too.
 func sortOptions(args [][]byte, readonly bool, found func(sortOption, int)) {
 	for j := 2; j < len(args); j++ {
 		left := len(args) - j - 1
 		a := args[j]
 		switch {
-		case equalFold("asc", a), equalFold("desc", a), equalFold("alpha", a):
+		case equalFold("asc", a):
+			found(sortAsc, j)
+		case equalFold("desc", a):
+			found(sortDesc, j)
+		case equalFold("alpha", a):
+			found(sortAlpha, j)
 		case equalFold("limit", a) && left >= 2:
+			found(sortLimit, j+1)
 			j += 2
 		case !readonly && equalFold("store", a) && left >= 1:
 			found(sortStore, j+1)
@@ -327,6 +338,7 @@ func sortOptions(args [][]byte, readonly bool, found func(sortOption, int)) {
 			found(sortGet, j+1)
 			j++
 		default:
+			found(sortSyntax, j)
 			return
 		}
 	}

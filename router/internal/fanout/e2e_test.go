@@ -95,6 +95,11 @@ func keysOnEveryShard(t *testing.T, b backend.Sharded, n int) []string {
 // compares what they give.
 func sameAsOneRedis(t *testing.T, p, ref *goredis.Client, keys []string) {
 	ctx := testCtx(t)
+	var letters, weights []any
+	for i, l := range strings.Fields("a b c d e f g h i l m n o p q r s t u v z aa aaa azz") {
+		letters = append(letters, l)
+		weights = append(weights, "w_"+l, (i*7)%11) // ties: sorted by the element
+	}
 	var kv []any
 	for i, k := range keys {
 		kv = append(kv, k, fmt.Sprintf("v%d", i))
@@ -154,6 +159,22 @@ func sameAsOneRedis(t *testing.T, p, ref *goredis.Client, keys []string) {
 		{"keys after flush", func(c *goredis.Client) goredis.Cmder { return c.Keys(ctx, "*") }, nil},
 		{"randomkey of nothing", func(c *goredis.Client) goredis.Cmder { return c.RandomKey(ctx) }, nil},
 		{"mget after flush", func(c *goredis.Client) goredis.Cmder { return c.MGet(ctx, ks(0, 9)...) }, nil},
+		// SORT reads weights and values, and stores, where those keys live.
+		{"sadd", func(c *goredis.Client) goredis.Cmder { return c.SAdd(ctx, keys[0], letters...) }, nil},
+		{"weights", func(c *goredis.Client) goredis.Cmder { return c.MSet(ctx, weights...) }, nil},
+		{"sort a set by a constant, stored: sorted", func(c *goredis.Client) goredis.Cmder {
+			return c.Do(ctx, "sort", keys[0], "by", "_", "desc", "limit", "1", "7", "store", keys[1])
+		}, nil},
+		{"the stored list", func(c *goredis.Client) goredis.Cmder { return c.LRange(ctx, keys[1], 0, -1) }, nil},
+		{"sort by weights", func(c *goredis.Client) goredis.Cmder {
+			return c.Do(ctx, "sort", keys[0], "by", "w_*", "limit", "2", "9", "get", "#", "get", "w_*", "get", "h_*->f")
+		}, nil},
+		{"sort alpha by weights, stored", func(c *goredis.Client) goredis.Cmder {
+			return c.Do(ctx, "sort", keys[0], "by", "w_*", "alpha", "desc", "store", keys[2])
+		}, nil},
+		{"sort a list by nosort, with values", func(c *goredis.Client) goredis.Cmder {
+			return c.Do(ctx, "sort", keys[1], "by", "nosort", "get", "w_*")
+		}, nil},
 	}
 	for _, s := range steps {
 		show := s.show

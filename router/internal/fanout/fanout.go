@@ -76,6 +76,9 @@ func (f *Fanout) Serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Requ
 		// A merge of its own that is not written yet (INFO, MEMORY STATS...): one shard
 		// answers, as the router sends it.
 	}
+	if c.Patterns == command.PatternSort && f.sort(ctx, w, req, lane) {
+		return true
+	}
 	if !f.oneGroup(args) {
 		w.WriteReply(crossSlot)
 		return true

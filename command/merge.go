@@ -16,18 +16,21 @@ var (
 // response policy r, as Redis Cluster clients do (see [Response]); the replies may be
 // raw. For ResponseDefault the replies are arrays (or sets), concatenated (KEYS). An
 // error reply of a shard is the merged reply, except for OneSucceeded, where it is one
-// only if every shard answered an error; a reply of the wrong type is an error reply.
+// only if every shard answered an error (the first that is not -NOTBUSY, if any); a
+// reply of the wrong type is an error reply.
 // ResponseSpecial has no generic merge: it returns an error reply.
 func MergeReplies(r Response, parts []resp.Value) resp.Value {
 	switch r {
 	case OneSucceeded:
 		var first resp.Value
-		for i, v := range parts {
+		for _, v := range parts {
 			d, bad := decodeReply(v)
 			if bad.Type == 0 {
 				return d
 			}
-			if i == 0 {
+			if first.Type == 0 || bytes.HasPrefix(first.Str, []byte("NOTBUSY")) {
+				// A server with nothing to kill says least: SCRIPT KILL while a
+				// function runs elsewhere is that server's -BUSY, as one Redis answers.
 				first = bad
 			}
 		}

@@ -87,10 +87,12 @@ type perShard struct {
 	conns         map[any]Dedicated
 	order         []Dedicated     // conns in the order opened
 	tracking      *resp.Command   // the last CLIENT TRACKING, sent to every new connection
+	hello, auth   *resp.Command   // the last HELLO and the AUTH after it, likewise
 	caching       *pendingCommand // CLIENT CACHING, to send with the next command
 	multi         bool            // in a transaction (MULTI answered)
 	tx            any             // the transaction's server, nil until a command names one
 	queued        []resp.Command  // commands of the transaction before its server was known
+	keyless       any             // where those went, queued at once (nil: not sent yet)
 	dirty         bool            // a command of the transaction was refused: EXEC aborts
 	watch         any             // the server of the WATCHed keys, nil when none
 	blocked       Dedicated       // the connection of the last command that may block
@@ -162,10 +164,40 @@ func (p *perShard) conn(server any) Dedicated {
 	c := p.cfg.Open(server, push)
 	p.conns[server] = c
 	p.order = append(p.order, c)
-	if p.tracking != nil {
-		c.Send(*p.tracking, 0, func(resp.Value, error) {})
+	for _, cmd := range []*resp.Command{p.hello, p.auth, p.tracking} {
+		if cmd != nil {
+			c.Send(*cmd, 0, func(resp.Value, error) {})
+		}
 	}
 	return c
+}
+
+// everyConn sends cmd, which sets up the client's connection (AUTH, HELLO), to each
+// server connection open, or to the Default server's when none is, and answers done
+// with the first's reply, or the first error: so a client logged in is logged in on
+// every server. keep records it for the connections opened later; it is put back as it
+// was if a server refuses cmd. p.mu is held; everyConn unlocks it.
+func (p *perShard) everyConn(cmd resp.Command, timeout time.Duration, done func(resp.Value, error), keep **resp.Command) {
+	conns := p.order
+	if len(conns) == 0 {
+		conns = []Dedicated{p.conn(p.cfg.Default())}
+	}
+	prev, cp := *keep, cmd.Clone()
+	*keep = &cp
+	p.mu.Unlock()
+	everyServer(conns, cmd, timeout, func(parts []resp.Value) resp.Value {
+		for _, v := range parts {
+			if v.IsError() {
+				p.mu.Lock()
+				if *keep == &cp {
+					*keep = prev
+				}
+				p.mu.Unlock()
+				return v
+			}
+		}
+		return parts[0]
+	}, done)
 }
 
 // Send sends cmd to the server of its keys. See Dedicated.
@@ -220,6 +252,15 @@ func (p *perShard) Send(cmd resp.Command, timeout time.Duration, done func(resp.
 			return
 		}
 		server, p.watch = p.watch, nil
+	case name == "auth":
+		p.everyConn(cmd, timeout, done, &p.auth)
+		return
+	case effect == command.EffectProtocol:
+		if helloLogsIn(cmd.Args) {
+			p.auth = nil // the HELLO's comes after it
+		}
+		p.everyConn(cmd, timeout, done, &p.hello)
+		return
 	case name == "client|tracking":
 		conns := p.order
 		if len(conns) == 0 {
@@ -397,7 +438,10 @@ func (p *perShard) inTx(cmd resp.Command, timeout time.Duration, done func(resp.
 		return
 	case effect == command.EffectExec || effect == command.EffectDiscard:
 		tx, dirty, queued, caching := p.tx, p.dirty && effect == command.EffectExec, p.queued, p.caching
-		p.multi, p.tx, p.dirty, p.queued, p.caching = false, nil, false, nil, nil
+		if tx == nil && p.keyless != nil {
+			tx, queued = p.keyless, nil // the server has queued them: it runs or ends them
+		}
+		p.multi, p.tx, p.dirty, p.queued, p.caching, p.keyless = false, nil, false, nil, nil, nil
 		watch := p.watch
 		p.watch = nil
 		switch {
@@ -452,18 +496,49 @@ func (p *perShard) inTx(cmd resp.Command, timeout time.Duration, done func(resp.
 		done(p.cfg.CrossShard, nil)
 		return
 	case p.tx == nil && server == nil:
-		// Held until the transaction's server is known, and answered now as the
-		// server would: a client may wait for QUEUED before it sends the next command.
+		// No key yet: queued at once on the server of the WATCH, or the Default one,
+		// which checks it now as Redis would (a stale replica refuses a PING queued
+		// then, not one queued before), and kept, to be queued again on the server of
+		// the first key if it is another.
+		target, first := p.keyless, p.keyless == nil
+		if first {
+			if target = p.watch; target == nil {
+				target = p.cfg.Default()
+			}
+			p.keyless = target
+		}
+		conn := p.conn(target)
 		p.queued = append(p.queued, cmd.Clone())
+		caching := p.caching
+		if first {
+			p.caching = nil
+		}
 		p.mu.Unlock()
-		done(queuedReply, nil)
+		if first {
+			if caching != nil {
+				conn.Send(caching.cmd, caching.timeout, caching.done)
+			}
+			conn.Send(resp.NewCommand("MULTI"), 0, func(resp.Value, error) {})
+		}
+		conn.Send(cmd, timeout, done)
 		return
 	case p.tx == nil:
 		p.tx = server
 		conn := p.conn(server)
-		queued, caching := p.queued, p.caching
-		p.queued, p.caching = nil, nil
+		queued, caching, keyless := p.queued, p.caching, p.keyless
+		p.queued, p.caching, p.keyless = nil, nil, nil
+		var left Dedicated
+		if keyless != nil && keyless != server {
+			left = p.conn(keyless)
+		}
 		p.mu.Unlock()
+		if keyless != nil && keyless == server {
+			conn.Send(cmd, timeout, p.noRedirect(done, p.cfg.CrossShard)) // MULTI is there
+			return
+		}
+		if left != nil {
+			left.Send(resp.NewCommand("DISCARD"), 0, func(resp.Value, error) {})
+		}
 		if caching != nil {
 			conn.Send(caching.cmd, caching.timeout, caching.done)
 		}
@@ -551,4 +626,14 @@ func (p *perShard) end(how func(Dedicated)) {
 	for _, c := range conns {
 		how(c)
 	}
+}
+
+// helloLogsIn reports whether HELLO's args (name first) log in (HELLO 3 AUTH user pass).
+func helloLogsIn(args [][]byte) bool {
+	for _, a := range args[min(2, len(args)):] {
+		if bytes.EqualFold(a, []byte("auth")) {
+			return true
+		}
+	}
+	return false
 }

@@ -560,19 +560,6 @@ func (s *session) loggingIn(w proxy.ReplyWriter, user string, password []byte) p
 	})
 }
 
-// loginRefused is the reply to a login (AUTH, HELLO AUTH) that the router cannot pass
-// to the server, or a zero Value. It cannot when the backend has several shards and no
-// connections per user (backend.Users): the login would hold for one server
-// connection, to one shard, which cannot carry the client's commands for the others.
-func (f *Forward) loginRefused() resp.Value {
-	if sh, ok := f.b.(backend.Sharded); ok && f.users == nil && sh.Shards() > 1 {
-		return errLoginSharded
-	}
-	return resp.Value{}
-}
-
-var errLoginSharded = resp.Error("ERR", "redchain: AUTH to the server's users needs a backend with connections per user; with several shards, put an auth middleware in the chain")
-
 // loggedIn follows a login the server answered (ok: it accepted it): the connection's
 // user is user from then on (proxy.Conn.User), as an auth middleware would set it.
 // With backend.Users the client's commands then go to the backend of that user, whose
@@ -629,6 +616,8 @@ var (
 	clientUnblockCommand, _ = command.LookupArgs(resp.NewCommand("CLIENT", "UNBLOCK").Args)
 	trackingInfoCommand, _  = command.LookupArgs(resp.NewCommand("CLIENT", "TRACKINGINFO").Args)
 	infoCommand, _          = command.LookupArgs(resp.NewCommand("INFO").Args)
+	configSetCommand, _     = command.LookupArgs(resp.NewCommand("CONFIG", "SET").Args)
+	discardCommand, _       = command.LookupArgs(resp.NewCommand("DISCARD").Args)
 )
 
 // standaloneInfo presents the INFO reply of one server of a sharded backend as that of

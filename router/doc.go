@@ -56,10 +56,9 @@
 // rules apply to it; the connection's user (proxy.Conn.User) is then the server's. With
 // a backend that has connections per user (backend.Users: backend/redis), the client's
 // commands then go over that user's connections, shared and multiplexed by all its
-// clients; with another single-server backend, over a dedicated connection kept for the
-// client's life. A backend with several shards and no connections per user refuses the
-// login (one connection to one shard cannot carry the client's commands for the
-// others): put an auth middleware in the chain. RESET logs the client out.
+// clients; with another backend, over a dedicated connection kept for the client's
+// life (on a cluster or shard set, one per server, each logged in: backend.NewPerShard).
+// RESET logs the client out.
 //
 // In a transaction the server queues the client's commands; the proxy's own (CLIENT
 // SETNAME, CLIENT ID...) are queued by the router and their replies put into EXEC's; a

@@ -17,6 +17,7 @@ type Forward struct {
 	users   backend.Users  // nil when b cannot log in as the server's users
 	clients clients        // the sessions, by client ID
 	fan     *fanout.Fanout // nil: no fan-out (not asked for, or b is not sharded)
+	busy    *busyScripts   // with fan: a script that runs long makes every server busy
 	own     *ownConns      // nil: no caps on the server connections of clients' own
 }
 
@@ -76,6 +77,7 @@ func WithFanout(cfg FanoutConfig) Option {
 	return func(f *Forward) {
 		if s, ok := f.b.(backend.Sharded); ok {
 			f.fan = fanout.New(s, cfg.MaxShards)
+			f.busy = newBusyScripts(s)
 		}
 	}
 }

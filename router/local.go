@@ -213,12 +213,6 @@ func (s *session) hello(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 	// The server gets HELLO as the client wrote it (MONITOR shows it so; it checks each
 	// AUTH in order), but for SETNAME, which is the proxy's.
 	args := req.Args()
-	if login {
-		if v := s.f.loginRefused(); v.Type != 0 {
-			w.WriteReply(v)
-			return
-		}
-	}
 	cmd := [][]byte{args[0], []byte(strconv.Itoa(h.proto))}
 	if len(args) > 1 {
 		cmd[1] = args[1]

@@ -61,12 +61,6 @@ func (s *session) queue(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		s.fail(ctx, w, req, resp.Error("ERR", "redchain: "+displayName(c)+" inside MULTI is not supported"))
 		return
 	}
-	if c == authCommand {
-		if v := s.f.loginRefused(); v.Type != 0 {
-			s.fail(ctx, w, req, v)
-			return
-		}
-	}
 	switch {
 	case c.Effect == command.EffectExec && len(s.tx) > 0:
 		s.exec(ctx, w, req, c)

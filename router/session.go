@@ -74,8 +74,11 @@ type session struct {
 	// connections of scripts (backend.WithScripts); scriptsBusy counts those not answered.
 	scripts     bool
 	scriptsBusy atomic.Int64
-	parked      *parked
-	waiting     atomic.Bool // parked until dc's replies are in
+	// ownScripts counts the client's scripts not answered yet: while it has one, the
+	// refusals of a busy server are not for it (see busyScripts).
+	ownScripts atomic.Int32
+	parked     *parked
+	waiting    atomic.Bool // parked until dc's replies are in
 
 	ctx, ctx3 context.Context // the last ctx seen, and it with protocol 3
 }
@@ -248,6 +251,15 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 	args := req.Args()
 	c, refusal := command.Check(args)
 	w = s.muted(w, c)
+	if c != nil && s.f.busy != nil {
+		if v := s.f.busy.refusal(c); v.Type != 0 && s.ownScripts.Load() == 0 {
+			s.refuseBusy(ctx, w, req, c, v)
+			return
+		}
+		if c == configSetCommand {
+			w = s.f.busy.configSet(w, args)
+		}
+	}
 	if s.multi && s.ded != nil {
 		s.queue(ctx, w, req, c)
 		return
@@ -311,10 +323,6 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		case getredirCommand, trackingInfoCommand:
 			w = s.serverIDsToProxy(w)
 		case authCommand:
-			if v := s.f.loginRefused(); v.Type != 0 {
-				w.WriteReply(v)
-				return
-			}
 			user := "default"
 			if len(args) == 3 {
 				user = string(args[1])
@@ -407,7 +415,7 @@ func (s *session) route(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		s.onDC, s.sharedSent = false, true
 		if scripts {
 			s.scriptsBusy.Add(1)
-			cb := proxy.Callback(w)
+			cb := proxy.Callback(s.f.busy.track(w, c, &s.ownScripts))
 			s.b.Send(s.sharedCtx(ctx), req.Command(), func(v resp.Value, err error) {
 				cb(v, err)
 				s.scriptsBusy.Add(-1)
@@ -441,6 +449,9 @@ func (s *session) route(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		s.setDC(s.ded.Dedicate(s.sendCtx(ctx), key, s.push))
 	}
 	s.onDC, s.sharedSent = true, false
+	if c != nil && c.RunsScript() && !s.multi {
+		w = s.f.busy.track(w, c, &s.ownScripts)
+	}
 	s.sendDC(req.Command(), timeout, s.enter(c, req.Args()), proxy.Callback(w))
 }
 

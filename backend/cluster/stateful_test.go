@@ -13,7 +13,6 @@ import (
 	"github.com/redchain/redchain/backend/cluster"
 	"github.com/redchain/redchain/command"
 	"github.com/redchain/redchain/proxy/proxytest"
-	"github.com/redchain/redchain/proxy/resp"
 	"github.com/redchain/redchain/redistest"
 	"github.com/redchain/redchain/router"
 )
@@ -30,19 +29,35 @@ func TestStateful(t *testing.T) {
 	p := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), Protocol: 2, MaxRetries: -1, ReadTimeout: wait})
 	t.Cleanup(func() { p.Close() })
 
-	t.Run("login to the server's users refused", func(t *testing.T) {
-		// A login would hold for one server connection, to one shard: the proxy says so
-		// rather than let the client's commands for other shards fail later.
-		rc := proxytest.Dial(t, srv.Addr())
-		for _, cmd := range [][]string{{"AUTH", "pw"}, {"HELLO", "3", "AUTH", "default", "pw"}} {
-			if v := rc.Do(cmd...); v.Type != resp.TypeError || !strings.Contains(string(v.Str), "auth middleware") {
-				t.Errorf("%q = %q, want refused", cmd, v.AppendTo(nil))
+	t.Run("login to the server's users on every node", func(t *testing.T) {
+		// A client logged in as a user of the primaries is that user on each primary its
+		// commands reach, those its connection opens after the login included.
+		for _, n := range c.Primaries() {
+			direct := n.Client()
+			if err := direct.ACLSetUser(ctx, "bob", "on", ">pw", "~x*", "+@all").Err(); err != nil {
+				t.Fatal(err)
 			}
+			t.Cleanup(func() { direct.ACLDelUser(context.Background(), "bob") })
 		}
-		rc.Send([]string{"MULTI"}, []string{"SET", "{l}a", "1"}, []string{"AUTH", "pw"}, []string{"EXEC"})
-		for _, want := range []string{"+OK", "+QUEUED", "-ERR redchain: AUTH", "-EXECABORT"} {
-			if got := string(rc.Read().AppendTo(nil)); !strings.HasPrefix(got, want) {
-				t.Errorf("got %q, want %q", got, want)
+		for _, login := range [][]string{{"AUTH", "bob", "pw"}, {"HELLO", "3", "AUTH", "bob", "pw"}} {
+			rc := proxytest.Dial(t, srv.Addr())
+			if v := rc.Do(login...); v.IsError() {
+				t.Fatalf("%q: %s", login, v.Str)
+			}
+			for i := range b.Shards() {
+				key := keyOnShard(t, b, i)
+				if v := rc.Do("SET", "x{"+key+"}", "1"); string(v.Str) != "OK" {
+					t.Errorf("%q then SET of a key of its own on shard %d = %q, want OK", login, i, v.AppendTo(nil))
+				}
+				if v := rc.Do("SET", key, "1"); !strings.HasPrefix(string(v.Str), "NOPERM") {
+					t.Errorf("%q then SET of another key on shard %d = %q, want NOPERM", login, i, v.AppendTo(nil))
+				}
+			}
+			if v := rc.Do("AUTH", "bob", "wrong"); !strings.HasPrefix(string(v.Str), "WRONGPASS") {
+				t.Errorf("a wrong password = %q, want WRONGPASS", v.AppendTo(nil))
+			}
+			if v := rc.Do("ACL", "WHOAMI"); string(v.Str) != "bob" {
+				t.Errorf("%q then a wrong password: ACL WHOAMI = %q, want bob", login, v.AppendTo(nil))
 			}
 		}
 	})

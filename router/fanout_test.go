@@ -161,3 +161,36 @@ func TestSessionsStayInside(t *testing.T) {
 		t.Fatal("no exported function found: the test reads the wrong directory")
 	}
 }
+
+// TestFanoutWhileWatching: a client whose only state is a WATCH still has its multi-key
+// commands split and its SORT ... STORE run over the shards, and a write so made to a
+// WATCHed key fails its transaction, as in Redis.
+func TestFanoutWhileWatching(t *testing.T) {
+	t.Parallel()
+	b, servers := startShards(t, 3)
+	srv := proxytest.NewServer(t, router.New(b, router.WithFanout(router.FanoutConfig{})))
+	keyOn := func(i int, prefix string) string {
+		for n := 0; ; n++ {
+			if k := fmt.Sprintf("%s%d", prefix, n); b.ServerFor([]byte(k)) == servers[i].Addr() {
+				return k
+			}
+		}
+	}
+	watched, list, other := keyOn(0, "w"), keyOn(1, "l"), keyOn(2, "o")
+	c := proxytest.Dial(t, srv.Addr())
+	c.Do("SET", other, "x")
+	for _, step := range []struct{ cmd, want string }{
+		{"SET " + watched + " 1", "+OK"},
+		{"WATCH " + watched, "+OK"},
+		{"MGET " + watched + " " + other, "*2\r\n$1\r\n1\r\n$1\r\nx"},
+		{"SORT " + list + " STORE " + watched, ":0"}, // an empty list: the destination is deleted
+		{"MULTI", "+OK"},
+		{"PING", "+QUEUED"},
+		{"EXEC", "*-1"}, // the WATCHed key was touched
+		{"EXISTS " + watched, ":0"},
+	} {
+		if got := reply(c.Do(strings.Fields(step.cmd)...)); got != step.want+"\r\n" {
+			t.Errorf("%s: %q, want %q", step.cmd, got, step.want)
+		}
+	}
+}

@@ -114,25 +114,39 @@ func (s *session) bound() bool {
 // commands that the fan-out sends to the backend itself, the parts of a split command
 // or the requests of a whole-keyspace one. It reports false when the client's commands
 // must go the router's way now: a command of the client is parked, or its dedicated
-// connection holds state or still owes replies (a blocking command, an EXEC in flight),
+// connection holds state other than a WATCH (see watchOnly) or still owes replies (a
+// blocking command, an EXEC in flight),
 // which a command sent elsewhere could overtake, or its shared connections of scripts
 // owe replies, or the client logged in to one of the server's users (its commands must
 // run as that user, not as the fan-out's backend logs in). Otherwise it gives back a
-// dedicated connection the client no longer needs, as route would, counts what follows
+// dedicated connection the client no longer needs (but one that holds a WATCH), as
+// route would, counts what follows
 // as sent on the shared connections (so that a later move to a dedicated connection
 // first waits for their replies), and returns ctx with the client's protocol
 // (backend.WithProtocol for a RESP3 client, whose commands travel over RESP3
 // connections: a part sent over a RESP2 one could overtake its earlier commands).
 // Loop-only.
 func (s *session) Shared(ctx context.Context) (context.Context, bool) {
-	if s.parked != nil || s.viaServer || s.dc != nil && (!s.clean() || s.dcBusy.Load() > 0) ||
+	watching := s.watchOnly()
+	if s.parked != nil || s.viaServer || s.dc != nil && (!s.clean() && !watching || s.dcBusy.Load() > 0) ||
 		s.scripts && s.scriptsBusy.Load() > 0 {
 		return ctx, false
 	}
 	s.scripts = false
-	s.giveBack()
+	if !watching {
+		s.giveBack()
+	}
 	s.onDC, s.sharedSent = false, true
 	return s.sendCtx(ctx), true
+}
+
+// watchOnly reports whether the only state the session holds on its dedicated
+// connection is a WATCH: its commands may then go to the shared connections too (a
+// write there touches a WATCHed key as one on the dedicated connection does), and a
+// multi-key command be split, a SORT read and store over the shards.
+func (s *session) watchOnly() bool {
+	return s.watch && !s.multi && s.db == 0 && !s.untracked && s.authing == 0 &&
+		s.dc != nil && s.dc.Subscriptions() == 0
 }
 
 // clean reports whether the session holds no state on its dedicated connection.
@@ -283,7 +297,7 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		w.WriteReply(resp.Error("ERR", fmt.Sprintf("Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", c.Name)))
 		return
 	}
-	if s.f.fan != nil && !s.bound() && s.f.fan.Serve(ctx, w, req, c, s) {
+	if s.f.fan != nil && (!s.bound() || s.watchOnly()) && s.f.fan.Serve(ctx, w, req, c, s) {
 		return
 	}
 	if c == infoCommand {

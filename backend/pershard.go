@@ -2,8 +2,12 @@ package backend
 
 import (
 	"bytes"
+	"context"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redchain/redchain/command"
@@ -48,6 +52,34 @@ type PerShardConfig struct {
 	CrossShard resp.Value
 	// Select is the reply to SELECT of a database other than 0.
 	Select resp.Value
+	// Redirects, when not nil, returns the dedicated connection of the client a CLIENT
+	// TRACKING ... REDIRECT names by its ID (the proxy's; see RedirectsFrom), or nil:
+	// each server is given the ID of that client's connection to it (ServerIDOn), so
+	// that its invalidation messages reach that client, and no other.
+	Redirects func(id int64) Dedicated
+}
+
+// ServerIDs is implemented by a dedicated connection over several servers
+// (NewPerShard's): ServerIDOn returns the ID (CLIENT ID) on server, named as
+// PerShardConfig names servers, of its connection to it, 0 when it has none. Safe from
+// any goroutine.
+type ServerIDs interface {
+	ServerIDOn(server any) int64
+}
+
+type redirectsKey struct{}
+
+// WithRedirects returns a copy of ctx that carries find, which returns the dedicated
+// connection of the proxy's client of an ID, or nil (see PerShardConfig.Redirects). The
+// proxy's router sets it once per client connection.
+func WithRedirects(ctx context.Context, find func(id int64) Dedicated) context.Context {
+	return context.WithValue(ctx, redirectsKey{}, find)
+}
+
+// RedirectsFrom returns the function WithRedirects put in ctx, or nil.
+func RedirectsFrom(ctx context.Context) func(id int64) Dedicated {
+	find, _ := ctx.Value(redirectsKey{}).(func(id int64) Dedicated)
+	return find
 }
 
 // Replies of a PerShard connection.
@@ -82,10 +114,12 @@ var _ Unblocker = (*perShard)(nil)
 
 type perShard struct {
 	cfg PerShardConfig
+	ids atomic.Pointer[map[any]Dedicated] // conns, for ServerIDOn without p.mu
 
 	mu            sync.Mutex
 	conns         map[any]Dedicated
 	order         []Dedicated     // conns in the order opened
+	servers       []any           // their servers
 	tracking      *resp.Command   // the last CLIENT TRACKING, sent to every new connection
 	hello, auth   *resp.Command   // the last HELLO and the AUTH after it, likewise
 	caching       *pendingCommand // CLIENT CACHING, to send with the next command
@@ -104,7 +138,9 @@ type perShard struct {
 }
 
 // keyspaceChannels reports whether SUBSCRIBE's channels (or PSUBSCRIBE's patterns) may
-// name keyspace notification channels, "__keyspace@..." and "__keyevent@...": for a
+// name channels each server sends on of its own keys: keyspace notifications
+// ("__keyspace@...", "__keyevent@...") and client-side caching's invalidations
+// ("__redis__:invalidate", where a CLIENT TRACKING ... REDIRECT sends them): for a
 // pattern, whether its literal beginning, up to its first wildcard, and one of those
 // prefixes begin alike.
 func keyspaceChannels(args [][]byte, patterns bool) bool {
@@ -125,7 +161,7 @@ func keyspaceChannels(args [][]byte, patterns bool) bool {
 	return false
 }
 
-var keyspacePrefixes = [][]byte{[]byte("__keyspace@"), []byte("__keyevent@")}
+var keyspacePrefixes = [][]byte{[]byte("__keyspace@"), []byte("__keyevent@"), []byte("__redis__:invalidate")}
 
 // otherPush forwards what a server other than the Default one sends unasked, but for
 // the pub/sub messages of channels that are not keyspace notifications: a Redis Cluster
@@ -163,29 +199,77 @@ func (p *perShard) conn(server any) Dedicated {
 	}
 	c := p.cfg.Open(server, push)
 	p.conns[server] = c
-	p.order = append(p.order, c)
+	p.order, p.servers = append(p.order, c), append(p.servers, server)
+	ids := maps.Clone(p.conns)
+	p.ids.Store(&ids)
 	for _, cmd := range []*resp.Command{p.hello, p.auth, p.tracking} {
-		if cmd != nil {
+		if cmd == p.tracking && cmd != nil {
+			c.Send(p.trackingOn(server), 0, func(resp.Value, error) {})
+		} else if cmd != nil {
 			c.Send(*cmd, 0, func(resp.Value, error) {})
 		}
 	}
 	return c
 }
 
-// everyConn sends cmd, which sets up the client's connection (AUTH, HELLO), to each
-// server connection open, or to the Default server's when none is, and answers done
-// with the first's reply, or the first error: so a client logged in is logged in on
-// every server. keep records it for the connections opened later; it is put back as it
-// was if a server refuses cmd. p.mu is held; everyConn unlocks it.
-func (p *perShard) everyConn(cmd resp.Command, timeout time.Duration, done func(resp.Value, error), keep **resp.Command) {
-	conns := p.order
-	if len(conns) == 0 {
-		conns = []Dedicated{p.conn(p.cfg.Default())}
+// trackingOn returns the CLIENT TRACKING for server: with REDIRECT, the ID of the
+// redirection's connection to server (0, which no client has, when it has none or is
+// not known: the server refuses it). p.mu is held.
+func (p *perShard) trackingOn(server any) resp.Command {
+	args := p.tracking.Args
+	for i := 3; i+1 < len(args); i++ {
+		if !bytes.EqualFold(args[i], []byte("redirect")) {
+			continue
+		}
+		var id int64 // without Redirects, the ID is the proxy's: no server's
+		if p.cfg.Redirects != nil {
+			proxyID, _ := strconv.ParseInt(string(args[i+1]), 10, 64)
+			if ids, ok := p.cfg.Redirects(proxyID).(ServerIDs); ok {
+				id = ids.ServerIDOn(server)
+			}
+		}
+		out := slices.Clone(args)
+		out[i+1] = strconv.AppendInt(nil, id, 10)
+		return resp.Command{Args: out}
 	}
+	return *p.tracking
+}
+
+// ServerIDOn returns the ID on server of the connection's connection to it, 0 if none.
+// See ServerIDs.
+func (p *perShard) ServerIDOn(server any) int64 {
+	ids := p.ids.Load()
+	if ids == nil {
+		return 0
+	}
+	if c, ok := (*ids)[server].(interface{ ServerID() int64 }); ok {
+		return c.ServerID()
+	}
+	return 0
+}
+
+// everyConn sends cmd, which sets up the client's connection (AUTH, HELLO, CLIENT
+// TRACKING), to each server connection open, or to the Default server's when none is,
+// and answers done with the first's reply, or the first error: so a client logged in is
+// logged in on every server. keep records it for the connections opened later; it is
+// put back as it was if a server refuses cmd. CLIENT TRACKING goes to each server as
+// trackingOn makes it. p.mu is held; everyConn unlocks it.
+func (p *perShard) everyConn(cmd resp.Command, timeout time.Duration, done func(resp.Value, error), keep **resp.Command) {
+	if len(p.order) == 0 {
+		p.conn(p.cfg.Default())
+	}
+	conns := slices.Clone(p.order)
 	prev, cp := *keep, cmd.Clone()
 	*keep = &cp
+	cmds := []resp.Command{cmd}
+	if keep == &p.tracking {
+		cmds = make([]resp.Command, len(conns))
+		for i, server := range p.servers {
+			cmds[i] = p.trackingOn(server)
+		}
+	}
 	p.mu.Unlock()
-	everyServer(conns, cmd, timeout, func(parts []resp.Value) resp.Value {
+	everyServer(conns, cmds, timeout, func(parts []resp.Value) resp.Value {
 		for _, v := range parts {
 			if v.IsError() {
 				p.mu.Lock()
@@ -262,17 +346,10 @@ func (p *perShard) Send(cmd resp.Command, timeout time.Duration, done func(resp.
 		p.everyConn(cmd, timeout, done, &p.hello)
 		return
 	case name == "client|tracking":
-		conns := p.order
-		if len(conns) == 0 {
-			conns = []Dedicated{p.conn(p.cfg.Default())}
+		if len(p.order) == 0 {
+			p.conn(p.cfg.Default())
 		}
-		cp := cmd.Clone()
-		p.tracking = &cp // for the connections opened from now on
-		p.mu.Unlock()
-		for _, c := range conns[1:] {
-			c.Send(cmd, timeout, func(resp.Value, error) {})
-		}
-		conns[0].Send(cmd, timeout, done)
+		p.everyConn(cmd, timeout, done, &p.tracking)
 		return
 	case (name == "subscribe" || name == "psubscribe") && keyspaceChannels(cmd.Args[1:], name == "psubscribe") ||
 		(name == "unsubscribe" || name == "punsubscribe") && p.everywhere:
@@ -312,7 +389,7 @@ func (p *perShard) Send(cmd resp.Command, timeout time.Duration, done func(resp.
 		if name == "info" {
 			merge = command.MergeInfo
 		}
-		everyServer(conns, cmd, timeout, merge, done)
+		everyServer(conns, []resp.Command{cmd}, timeout, merge, done)
 		return
 	}
 	routed := server != nil
@@ -394,9 +471,9 @@ func (p *perShard) cachingOK(args [][]byte) bool {
 	return false
 }
 
-// everyServer sends cmd on each of conns and gives done the replies merged, or the first
-// error.
-func everyServer(conns []Dedicated, cmd resp.Command, timeout time.Duration, merge func([]resp.Value) resp.Value, done func(resp.Value, error)) {
+// everyServer sends cmds[i] on conns[i] (cmds[0] on each when it is the only one) and
+// gives done the replies merged, or the first error.
+func everyServer(conns []Dedicated, cmds []resp.Command, timeout time.Duration, merge func([]resp.Value) resp.Value, done func(resp.Value, error)) {
 	if len(conns) == 0 {
 		done(resp.Value{}, ErrUnavailable)
 		return
@@ -406,6 +483,10 @@ func everyServer(conns []Dedicated, cmd resp.Command, timeout time.Duration, mer
 	left := len(conns)
 	var first error
 	for i, c := range conns {
+		cmd := cmds[0]
+		if len(cmds) > 1 {
+			cmd = cmds[i]
+		}
 		c.Send(cmd, timeout, func(v resp.Value, err error) {
 			mu.Lock()
 			if err != nil && first == nil {

@@ -1,6 +1,7 @@
 package router_test
 
 import (
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/redchain/redchain/proxy/proxytest"
+	"github.com/redchain/redchain/router"
 )
 
 // TestClientSideCaching runs rueidis with its default options (RESP3, CLIENT TRACKING
@@ -83,4 +85,46 @@ func TestGoRedisClientSideCache(t *testing.T) {
 		return v, c.CSCStats().Hits > before
 	}
 	checkInvalidated(t, "gcsc:k", get, other, direct)
+}
+
+// TestTrackingRedirectOverShards: CLIENT TRACKING ... REDIRECT over a shard set tells
+// each server the ID of the redirection's connection to that server, and a
+// subscription to __redis__:invalidate is made on every server: the invalidations of
+// keys of all three servers reach the redirection, those of servers the tracking client
+// reached after it enabled tracking too.
+func TestTrackingRedirectOverShards(t *testing.T) {
+	t.Parallel()
+	b, servers := startShards(t, 3)
+	srv := proxytest.NewServer(t, router.New(b, router.WithFanout(router.FanoutConfig{})))
+	keys := make([]string, len(servers))
+	for i, s := range servers {
+		for n := 0; keys[i] == ""; n++ {
+			if k := fmt.Sprintf("k%d", n); b.ServerFor([]byte(k)) == s.Addr() {
+				keys[i] = k
+			}
+		}
+	}
+	redir := proxytest.Dial(t, srv.Addr())
+	id := redir.Do("CLIENT", "ID")
+	if v := redir.Do("SUBSCRIBE", "__redis__:invalidate"); v.IsError() {
+		t.Fatal(reply(v))
+	}
+	tracker := proxytest.Dial(t, srv.Addr())
+	if v := tracker.Do("CLIENT", "TRACKING", "on", "REDIRECT", strconv.FormatInt(id.Int, 10)); v.IsError() {
+		t.Fatalf("CLIENT TRACKING on REDIRECT: %s", reply(v))
+	}
+	other := proxytest.Dial(t, srv.Addr())
+	for _, k := range keys {
+		other.Do("SET", k, "1")
+		tracker.Do("GET", k) // tracked, on a connection to k's server
+		other.Do("SET", k, "2")
+		msg := redir.Read() // message __redis__:invalidate [k]
+		if len(msg.Elems) != 3 || string(msg.Elems[1].Str) != "__redis__:invalidate" ||
+			len(msg.Elems[2].Elems) != 1 || string(msg.Elems[2].Elems[0].Str) != k {
+			t.Fatalf("after SET of tracked %s: %s, want its invalidation", k, reply(msg))
+		}
+	}
+	if got := tracker.Do("CLIENT", "GETREDIR"); got.Int != id.Int {
+		t.Errorf("CLIENT GETREDIR = %s, want the proxy's ID %d", reply(got), id.Int)
+	}
 }

@@ -497,7 +497,8 @@ func (s *session) clientUnblock(ctx context.Context, w proxy.ReplyWriter, args [
 // trackingArgs returns CLIENT TRACKING's arguments with its REDIRECT, a proxy client
 // ID, replaced by the ID on the server of that client's dedicated connection, where
 // invalidation messages must go; refusal is Redis's error when there is no such
-// client there.
+// client there. On a sharded backend the proxy's ID stays: the client's connection to
+// each server is told the redirection's connection to that server.
 func (s *session) trackingArgs(args [][]byte) (out [][]byte, redirect uint64, refusal resp.Value) {
 	for i := 3; i+1 < len(args); i++ {
 		if !bytes.EqualFold(args[i], []byte("redirect")) {
@@ -507,8 +508,14 @@ func (s *session) trackingArgs(args [][]byte) (out [][]byte, redirect uint64, re
 		if err != nil {
 			return nil, 0, resp.Error("ERR", "value is not an integer or out of range")
 		}
+		o, ok := s.f.clients.get(id)
+		if _, sharded := s.b.(backend.Sharded); sharded && ok && o.dcPub.Load() != nil {
+			// One connection per server: each is told the ID of the redirection's
+			// connection to its server (backend.PerShardConfig.Redirects).
+			return args, id, resp.Value{}
+		}
 		var sid int64
-		if o, ok := s.f.clients.get(id); ok {
+		if ok {
 			sid = o.serverID()
 		}
 		if sid == 0 {
@@ -519,6 +526,17 @@ func (s *session) trackingArgs(args [][]byte) (out [][]byte, redirect uint64, re
 		return out, id, resp.Value{}
 	}
 	return args, 0, resp.Value{}
+}
+
+// redirectTarget returns the dedicated connection of the client whose ID is id, or nil
+// (backend.WithRedirects). Safe from any goroutine.
+func (f *Forward) redirectTarget(id int64) backend.Dedicated {
+	if o, ok := f.clients.get(uint64(id)); ok {
+		if r := o.dcPub.Load(); r != nil {
+			return r.dc
+		}
+	}
+	return nil
 }
 
 // serverIDsToProxy returns w for CLIENT GETREDIR or CLIENT TRACKINGINFO: the server's

@@ -88,6 +88,7 @@ func WithFanout(cfg FanoutConfig) Option {
 func (f *Forward) ObserveConn(ctx context.Context, c *proxy.Conn) context.Context {
 	f.open(c)
 	ctx = backend.WithSession(ctx, c.ID())
+	ctx = backend.WithRedirects(ctx, f.redirectTarget)
 	if lp := c.Loop(); lp != nil {
 		ctx = backend.WithLoop(ctx, lp)
 	}

@@ -59,7 +59,8 @@ func (b *Backend) Dedicate(ctx context.Context, _ []byte, push func(resp.Value))
 		Open: func(server any, push func(resp.Value)) backend.Dedicated {
 			return dedicateNode(ctx, server.(*node), push)
 		},
-		Push: push,
+		Redirects: backend.RedirectsFrom(ctx),
+		Push:      push,
 		Redirect: func(v resp.Value) (any, bool) {
 			msg := errorText(v)
 			if !bytes.HasPrefix(msg, movedPrefix) && !bytes.HasPrefix(msg, askPrefix) {

@@ -57,6 +57,7 @@ func (b *Backend) Dedicate(ctx context.Context, _ []byte, push func(resp.Value))
 		Open: func(server any, push func(resp.Value)) backend.Dedicated {
 			return b.backends[server.(int)].Dedicate(ctx, nil, push)
 		},
+		Redirects:  backend.RedirectsFrom(ctx),
 		Push:       push,
 		CrossShard: crossShard,
 		Select:     errSelect,

@@ -346,8 +346,11 @@ func (p *perShard) Send(cmd resp.Command, timeout time.Duration, done func(resp.
 		p.everyConn(cmd, timeout, done, &p.hello)
 		return
 	case name == "client|tracking":
-		if len(p.order) == 0 {
-			p.conn(p.cfg.Default())
+		if slices.ContainsFunc(cmd.Args[2:], func(a []byte) bool { return bytes.EqualFold(a, []byte("bcast")) }) {
+			// Broadcasting: every server sends the invalidations of its own keys.
+			for _, s := range p.cfg.All() {
+				p.conn(s)
+			}
 		}
 		p.everyConn(cmd, timeout, done, &p.tracking)
 		return

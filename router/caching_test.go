@@ -127,4 +127,18 @@ func TestTrackingRedirectOverShards(t *testing.T) {
 	if got := tracker.Do("CLIENT", "GETREDIR"); got.Int != id.Int {
 		t.Errorf("CLIENT GETREDIR = %s, want the proxy's ID %d", reply(got), id.Int)
 	}
+
+	// BCAST: every server broadcasts its keys' invalidations, also those of servers
+	// the tracking client never sent a command to.
+	tracker.Do("CLIENT", "TRACKING", "off")
+	bcast := proxytest.Dial(t, srv.Addr())
+	if v := bcast.Do("CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "k", "REDIRECT", strconv.FormatInt(id.Int, 10)); v.IsError() {
+		t.Fatalf("CLIENT TRACKING on BCAST REDIRECT: %s", reply(v))
+	}
+	for _, k := range keys {
+		other.Do("SET", k, "3")
+		if msg := redir.Read(); len(msg.Elems) != 3 || len(msg.Elems[2].Elems) != 1 || string(msg.Elems[2].Elems[0].Str) != k {
+			t.Fatalf("after SET of %s, broadcast: %s, want its invalidation", k, reply(msg))
+		}
+	}
 }

@@ -86,7 +86,6 @@ func RedirectsFrom(ctx context.Context) func(id int64) Dedicated {
 var (
 	errExecAbort   = resp.Error("EXECABORT", "Transaction discarded because of previous errors.")
 	errNestedMulti = resp.Error("ERR", "MULTI calls can not be nested")
-	queuedReply    = resp.SimpleString("QUEUED")
 )
 
 // NewPerShard returns a dedicated connection of a sharded backend to all of its servers

@@ -420,10 +420,10 @@ func (s *session) route(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		if scripts != s.scripts && s.barrier != nil && (s.scripts && s.scriptsBusy.Load() > 0 || !s.scripts && s.sharedSent) {
 			// Moving between the shared connections of scripts and the others: let
 			// the commands sent on the one it leaves be answered first.
-			s.park(ctx, w, req, c, class)
 			s.sharedSent = false
-			s.barrier.Barrier(s.sharedCtx(ctx), func() { s.c.Post(s.resume) })
-			return
+			if s.parkUntilAnswered(ctx, w, req, c, class) {
+				return
+			}
 		}
 		s.scripts = scripts
 		s.onDC, s.sharedSent = false, true
@@ -442,10 +442,10 @@ func (s *session) route(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 	// To the dedicated connection.
 	if !s.onDC && s.sharedSent && s.barrier != nil {
 		// Let the commands sent on the shared connection be answered first.
-		s.park(ctx, w, req, c, class)
 		s.sharedSent = false
-		s.barrier.Barrier(s.sharedCtx(ctx), func() { s.c.Post(s.resume) })
-		return
+		if s.parkUntilAnswered(ctx, w, req, c, class) {
+			return
+		}
 	}
 	if ln == laneStream {
 		if v := s.takeOwn(); v.Type != 0 {
@@ -525,6 +525,25 @@ func (s *session) lost() {
 	}
 	s.dc.Close() // a blocking command timed out or the connection broke: never reuse it
 	s.setDC(nil)
+}
+
+// parkUntilAnswered parks req until the commands the session sent on the shared
+// connections it used last are answered (backend.Barrierer), and reports true; or
+// reports false when they are answered already, and req goes on now. Going on at once
+// matters: a command posted to a later turn of the loop lets other clients' commands,
+// read after it, reach the server before it.
+func (s *session) parkUntilAnswered(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, c *command.Info, class command.Class) bool {
+	var state atomic.Int32 // 1: answered during Barrier; 2: Barrier returned first
+	s.barrier.Barrier(s.sharedCtx(ctx), func() {
+		if !state.CompareAndSwap(0, 1) {
+			s.c.Post(s.resume) // parked below, on this loop, before this runs
+		}
+	})
+	if !state.CompareAndSwap(0, 2) {
+		return false
+	}
+	s.park(ctx, w, req, c, class)
+	return true
 }
 
 // park holds the client and keeps req until its lane is free.

@@ -80,11 +80,15 @@
 // groups (MGET, MSET, DEL, UNLINK, EXISTS, TOUCH) is split by group and the parts'
 // replies merged; whole-keyspace commands (KEYS, SCAN, DBSIZE, FLUSHALL, SCRIPT LOAD,
 // INFO, PUBSUB CHANNELS...) go to every shard and are merged; other commands whose keys
-// span groups get -CROSSSLOT; FanoutConfig.MaxShards caps the shards one command may
-// touch. A client that holds state on a dedicated connection has its commands sent
-// whole, and the parts of a split command go over the shared connections with the
-// client's session and protocol, after its earlier commands, so that they do not
-// overtake them. FANOUT.md lists each command's merge and the known gaps.
+// span groups get -CROSSSLOT; SORT's BY and GET patterns and STORE are read and written
+// where their keys live; FanoutConfig.MaxShards caps the shards one command may touch.
+// A client that holds state on a dedicated connection (other than a WATCH) has its
+// commands sent whole, and the parts of a split command go over the shared connections
+// with the client's session and protocol, after its earlier commands, so that they do
+// not overtake them. While a script sent through the router runs past
+// busy-reply-threshold, every shard is busy: commands Redis refuses with -BUSY then are
+// refused for all shards, not only the script's. FANOUT.md lists each command's merge
+// and the known gaps.
 //
 // Fan-out is part of the terminal because it must be: it hashes the keys the
 // middleware in front made final, and it acts on what the router keeps of each client

@@ -2,6 +2,8 @@ package command
 
 import (
 	"bytes"
+	"cmp"
+	"slices"
 
 	"github.com/redchain/redchain/proxy/resp"
 )
@@ -194,4 +196,31 @@ func MergeCounts(parts []resp.Value) resp.Value {
 		}
 	}
 	return acc
+}
+
+// MergeSlowlog merges the SLOWLOG GET replies of the shards into one Redis's: every
+// shard's entries, newest first (by their time, then their ID), at most count of them
+// (count < 0: all), as SLOWLOG GET [count] gives its own. Entry IDs are each shard's
+// own. An error reply of a shard is the merged reply.
+func MergeSlowlog(parts []resp.Value, count int) resp.Value {
+	all := concat(parts, false)
+	if all.Type != resp.TypeArray {
+		return all
+	}
+	at := func(e resp.Value, i int) int64 {
+		if len(e.Elems) > i && e.Elems[i].Type == resp.TypeInteger {
+			return e.Elems[i].Int
+		}
+		return 0
+	}
+	slices.SortStableFunc(all.Elems, func(a, b resp.Value) int {
+		if c := cmp.Compare(at(b, 1), at(a, 1)); c != 0 {
+			return c
+		}
+		return cmp.Compare(at(b, 0), at(a, 0))
+	})
+	if count >= 0 && len(all.Elems) > count {
+		all.Elems = all.Elems[:count]
+	}
+	return all
 }

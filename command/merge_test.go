@@ -1,6 +1,7 @@
 package command_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/redchain/redchain/command"
@@ -26,6 +27,31 @@ func TestMergeReplies(t *testing.T) {
 	} {
 		if got := string(command.MergeReplies(tc.r, tc.parts).AppendTo(nil)); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestMergeSlowlog: the shards' entries, newest first, up to the count asked.
+func TestMergeSlowlog(t *testing.T) {
+	entry := func(id, at int64, name string) resp.Value {
+		return resp.Array(resp.Integer(id), resp.Integer(at), resp.Integer(5), resp.Array(resp.BulkString(name)))
+	}
+	parts := []resp.Value{
+		resp.Array(entry(2, 300, "a2"), entry(1, 100, "a1")),
+		resp.Array(entry(7, 200, "b7")),
+		resp.Array(),
+	}
+	for _, tc := range []struct {
+		count int
+		want  []string
+	}{{10, []string{"a2", "b7", "a1"}}, {2, []string{"a2", "b7"}}, {-1, []string{"a2", "b7", "a1"}}, {0, nil}} {
+		v := command.MergeSlowlog(parts, tc.count)
+		var got []string
+		for _, e := range v.Elems {
+			got = append(got, string(e.Elems[3].Elems[0].Str))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("count %d: %v, want %v", tc.count, got, tc.want)
 		}
 	}
 }

@@ -104,6 +104,17 @@ var specials = map[string]special{
 	"pubsub|numpat": merged(func(parts []resp.Value) resp.Value {
 		return command.MergeReplies(command.AggSum, parts)
 	}),
+	"slowlog|get": func(f *Fanout, ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, lane Lane) bool {
+		count := 10 // SLOWLOG GET's default
+		if args := req.Args(); len(args) == 3 {
+			if n, err := strconv.Atoi(string(args[2])); err == nil {
+				count = n // a bad one: every shard refuses it
+			}
+		}
+		return f.everyShard(ctx, w, req, lane, func(parts []resp.Value) resp.Value {
+			return command.MergeSlowlog(parts, count)
+		}, false)
+	},
 }
 
 // merged is the special of a command sent to every shard and merged by merge.

@@ -525,3 +525,39 @@ func TestPassThroughAllocs(t *testing.T) {
 type nopWriter struct{}
 
 func (nopWriter) WriteReply(resp.Value) bool { return true }
+
+// TestSortMaxShards: SORT's weights are read where they live, and MaxShards bounds the
+// shards those reads touch as it bounds any command's.
+func TestSortMaxShards(t *testing.T) {
+	t.Parallel()
+	locate := serverLocate(3)
+	// One element per shard, each weight on its shard: weights 3, 2, 1 in list order.
+	var elems []string
+	shards := map[int]bool{}
+	for i := 0; len(elems) < 3; i++ {
+		e := fmt.Sprint("e", i)
+		if _, s := locate([]byte("w_" + e)); !shards[s] {
+			shards[s] = true
+			elems = append(elems, e)
+		}
+	}
+	for _, max := range []int{0, 2} {
+		fake := newFake(t, 3, locate)
+		r := newRig(t, fake, max)
+		_, ls := locate([]byte("l"))
+		fake.data[ls]["l"] = strings.Join(elems, " ")
+		for i, e := range elems {
+			_, s := locate([]byte("w_" + e))
+			fake.data[s]["w_"+e] = fmt.Sprint(3 - i)
+		}
+		got := r.do(t, "SORT", "l", "BY", "w_*", "GET", "#", "GET", "w_*")
+		b := resp.BulkString
+		want := string(resp.Array(b(elems[2]), b("1"), b(elems[1]), b("2"), b(elems[0]), b("3")).AppendTo(nil))
+		if max > 0 {
+			want = "-ERR redchain: SORT spans 3 shards, more than max-shards 2\r\n"
+		}
+		if got != want {
+			t.Errorf("max-shards %d: %q, want %q", max, got, want)
+		}
+	}
+}

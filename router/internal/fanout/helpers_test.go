@@ -161,6 +161,12 @@ func (f *fakeShards) exec(i int, args []string) resp.Value {
 	switch strings.ToLower(args[0]) {
 	case "ping":
 		return resp.Pong
+	case "sort": // SORT key BY nosort of a list stored as its space-separated elements
+		var out []resp.Value
+		for _, e := range strings.Fields(db[args[1]]) {
+			out = append(out, resp.BulkString(e))
+		}
+		return resp.Array(out...)
 	case "echo":
 		return resp.BulkString(args[1])
 	case "get":

@@ -65,6 +65,8 @@ type PerShardConfig struct {
 // any goroutine.
 type ServerIDs interface {
 	ServerIDOn(server any) int64
+	// OpenAll opens the connection's connection to every server that has none yet.
+	OpenAll()
 }
 
 type redirectsKey struct{}
@@ -232,6 +234,17 @@ func (p *perShard) trackingOn(server any) resp.Command {
 		return resp.Command{Args: out}
 	}
 	return *p.tracking
+}
+
+// OpenAll opens a connection to every server that has none yet. See ServerIDs.
+func (p *perShard) OpenAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.gone {
+		for _, s := range p.cfg.All() {
+			p.conn(s)
+		}
+	}
 }
 
 // ServerIDOn returns the ID on server of the connection's connection to it, 0 if none.

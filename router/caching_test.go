@@ -10,6 +10,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/redchain/redchain/proxy/proxytest"
+	"github.com/redchain/redchain/proxy/resp"
 	"github.com/redchain/redchain/router"
 )
 
@@ -140,5 +141,32 @@ func TestTrackingRedirectOverShards(t *testing.T) {
 		if msg := redir.Read(); len(msg.Elems) != 3 || len(msg.Elems[2].Elems) != 1 || string(msg.Elems[2].Elems[0].Str) != k {
 			t.Fatalf("after SET of %s, broadcast: %s, want its invalidation", k, reply(msg))
 		}
+	}
+}
+
+// TestRedirectToStatelessClient: CLIENT TRACKING ... REDIRECT may name a client that
+// holds nothing on a server connection of its own (a RESP3 client that only said HELLO,
+// which gets invalidations as pushes): the proxy gives it one, as every Redis client
+// has, and its invalidations arrive there.
+func TestRedirectToStatelessClient(t *testing.T) {
+	t.Parallel()
+	st := newStack(t, nil)
+	target := proxytest.Dial(t, st.proxy.Addr())
+	if v := target.Do("HELLO", "3"); v.IsError() {
+		t.Fatal(reply(v))
+	}
+	id := target.Do("CLIENT", "ID")
+	tracker := proxytest.Dial(t, st.proxy.Addr())
+	if v := tracker.Do("CLIENT", "TRACKING", "on", "REDIRECT", strconv.FormatInt(id.Int, 10)); v.IsError() {
+		t.Fatalf("CLIENT TRACKING on REDIRECT to a client without state: %s", reply(v))
+	}
+	tracker.Do("GET", "k")
+	proxytest.Dial(t, st.proxy.Addr()).Do("SET", "k", "1")
+	if msg := target.Read(); msg.Type != resp.TypePush || len(msg.Elems) != 2 || string(msg.Elems[0].Str) != "invalidate" ||
+		len(msg.Elems[1].Elems) != 1 || string(msg.Elems[1].Elems[0].Str) != "k" {
+		t.Fatalf("the redirection got %s, want the push invalidate [k]", reply(msg))
+	}
+	if v := target.Do("PING"); string(v.Str) != "PONG" {
+		t.Errorf("the redirection's next command: %s", reply(v))
 	}
 }

@@ -509,7 +509,12 @@ func (s *session) trackingArgs(args [][]byte) (out [][]byte, redirect uint64, re
 			return nil, 0, resp.Error("ERR", "value is not an integer or out of range")
 		}
 		o, ok := s.f.clients.get(id)
-		if _, sharded := s.b.(backend.Sharded); sharded && ok && o.dcPub.Load() != nil {
+		if ok && o.dcPub.Load() == nil {
+			// A client without a server connection of its own: refused, but see
+			// connless, which gives it one.
+			return nil, id, resp.Error("ERR", "The client ID you want redirect to does not exist")
+		}
+		if _, sharded := s.b.(backend.Sharded); sharded && ok {
 			// One connection per server: each is told the ID of the redirection's
 			// connection to its server (backend.PerShardConfig.Redirects).
 			return args, id, resp.Value{}
@@ -526,6 +531,48 @@ func (s *session) trackingArgs(args [][]byte) (out [][]byte, redirect uint64, re
 		return out, id, resp.Value{}
 	}
 	return args, 0, resp.Value{}
+}
+
+// connless returns the client a CLIENT TRACKING ... REDIRECT names (the proxy's ID
+// redirect) when trackingArgs refused it because that client has no server connection of
+// its own, which Redis never lacks, and the command has not waited for one yet; else nil.
+func (s *session) connless(refusal resp.Value, redirect uint64) *session {
+	if refusal.Type == 0 || redirect == 0 || s.redirectWait {
+		return nil
+	}
+	if o, ok := s.f.clients.get(redirect); ok && o.dcPub.Load() == nil {
+		return o
+	}
+	return nil
+}
+
+// whenRedirectable gives o, a client that another one's invalidations are to be
+// redirected to, a server connection of its own, kept for its life (o's loop does it),
+// and then runs then on the session's loop. The session is held meanwhile.
+func (s *session) whenRedirectable(o *session, then func()) {
+	release := s.c.Hold()
+	back := func() {
+		s.c.Post(func() {
+			if !s.c.Closed() {
+				then()
+			}
+			release()
+		})
+	}
+	o.c.Post(func() {
+		if o.c.Closed() || o.ded == nil || o.parked != nil || o.base == nil {
+			back()
+			return
+		}
+		if o.dc == nil {
+			o.setDC(o.ded.Dedicate(o.sendCtx(o.base), nil, o.push))
+		}
+		o.untracked = true // its connection is what the redirection names, from now on
+		if all, ok := o.dc.(backend.ServerIDs); ok {
+			all.OpenAll()
+		}
+		o.sendDC(resp.NewCommand("PING"), 0, nil, func(resp.Value, error) { back() })
+	})
 }
 
 // redirectTarget returns the dedicated connection of the client whose ID is id, or nil

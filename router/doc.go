@@ -106,7 +106,9 @@
 // stream (for SYNC: the shards' snapshots merged into one, then every shard's commands;
 // see FANOUT.md); PSYNC is refused there. CLIENT ID, LIST, KILL, UNBLOCK, INFO, REPLY
 // and TRACKING's REDIRECT speak of the proxy's clients, by the IDs the proxy gave them;
-// no client can list or kill the proxy's connections to the server. A client's
+// no client can list or kill the proxy's connections to the server. A client that a
+// REDIRECT names gets a server connection of its own, if it has none yet, for its life:
+// the invalidations go there. A client's
 // dedicated connections and streams end before its QUIT is answered.
 //
 // # Threading

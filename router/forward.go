@@ -89,6 +89,9 @@ func (f *Forward) ObserveConn(ctx context.Context, c *proxy.Conn) context.Contex
 	f.open(c)
 	ctx = backend.WithSession(ctx, c.ID())
 	ctx = backend.WithRedirects(ctx, f.redirectTarget)
+	if s := sessions.Get(c); s != nil {
+		s.base = ctx
+	}
 	if lp := c.Loop(); lp != nil {
 		ctx = backend.WithLoop(ctx, lp)
 	}

@@ -81,6 +81,10 @@ type session struct {
 	waiting    atomic.Bool // parked until dc's replies are in
 
 	ctx, ctx3 context.Context // the last ctx seen, and it with protocol 3
+	base      context.Context // the ctx of the client's commands (Forward.ObserveConn)
+	// redirectWait: a CLIENT TRACKING ... REDIRECT waited for its redirection to get a
+	// server connection of its own, and is served again (once: see connless).
+	redirectWait bool
 }
 
 // queuedLocal is a command of a transaction that the proxy answers: its reply goes into
@@ -327,6 +331,14 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 		switch c {
 		case trackingCommand:
 			out, redirect, refusal := s.trackingArgs(args)
+			if o := s.connless(refusal, redirect); o != nil {
+				// The redirection has no server connection of its own yet: give it one,
+				// then serve the command again.
+				s.redirectWait = true
+				s.whenRedirectable(o, func() { proxy.Serve(ctx, proxy.HandlerFunc(s.serve), w, req) })
+				return
+			}
+			s.redirectWait = false
 			if refusal.Type != 0 {
 				w.WriteReply(refusal)
 				return

@@ -99,8 +99,8 @@ func (bs *busyScripts) track(w proxy.ReplyWriter, c *command.Info, own *atomic.I
 	})
 }
 
-// refuse answers req, a command of c that a busy server refuses with v, as Redis does:
-// in a transaction the refusal fails it, and EXEC ends it with EXECABORT.
+// refuseBusy answers req, a command of c that a busy server refuses with v, as Redis
+// does: in a transaction the refusal fails it, and EXEC ends it with EXECABORT.
 func (s *session) refuseBusy(ctx context.Context, w proxy.ReplyWriter, req *proxy.Request, c *command.Info, v resp.Value) {
 	switch {
 	case !s.multi || s.ded == nil:

@@ -616,7 +616,16 @@ func (p *perShard) inTx(cmd resp.Command, timeout time.Duration, done func(resp.
 			}
 			conn.Send(resp.NewCommand("MULTI"), 0, func(resp.Value, error) {})
 		}
-		conn.Send(cmd, timeout, done)
+		conn.Send(cmd, timeout, func(v resp.Value, err error) {
+			if err == nil && v.IsError() {
+				// Refused at queue time: the transaction fails, also if it moves to
+				// a server that would queue the command.
+				p.mu.Lock()
+				p.dirty = true
+				p.mu.Unlock()
+			}
+			done(v, err)
+		})
 		return
 	case p.tx == nil:
 		p.tx = server

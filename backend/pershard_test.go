@@ -43,6 +43,8 @@ func (f *fakeConn) Send(cmd resp.Command, _ time.Duration, done func(resp.Value,
 	case name == "DISCARD":
 		f.multi = false
 		done(resp.OK, nil)
+	case f.multi && name == "ECHO" && len(cmd.Args) == 1:
+		done(resp.Error("ERR", "wrong number of arguments for 'echo' command"), nil)
 	case f.multi:
 		f.queued++
 		done(resp.SimpleString("QUEUED"), nil)
@@ -142,6 +144,9 @@ func TestPerShard(t *testing.T) {
 			"[+OK -CROSSSLOT x -EXECABORT Transaction discarded because of previous errors.]", "[]"},
 		{"a keyless transaction goes to the default server", []string{"MULTI", "PING", "EXEC"},
 			"[+OK +QUEUED :1]", "[a: MULTI a: PING a: EXEC]"},
+		{"a keyless command refused at queue time fails the transaction that moves", []string{"MULTI", "ECHO", "SET b1 1", "EXEC"},
+			"[+OK -ERR wrong number of arguments for 'echo' command +QUEUED -EXECABORT Transaction discarded because of previous errors.]",
+			"[a: MULTI a: ECHO a: DISCARD b: MULTI b: ECHO b: SET B1 1 b: DISCARD]"},
 		{"DISCARD of a keyless transaction", []string{"MULTI", "PING", "DISCARD"},
 			"[+OK +QUEUED +OK]", "[a: MULTI a: PING a: DISCARD]"},
 		{"DISCARD of an empty transaction", []string{"MULTI", "DISCARD"},

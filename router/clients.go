@@ -564,13 +564,18 @@ func (s *session) whenRedirectable(o *session, then func()) {
 			back()
 			return
 		}
-		if o.dc == nil {
-			o.setDC(o.ded.Dedicate(o.sendCtx(o.base), nil, o.push))
-		}
 		o.untracked = true // its connection is what the redirection names, from now on
+		if o.dc != nil {
+			// It got one meanwhile, and may be in a transaction: nothing is sent on it
+			// that its client did not send.
+			back()
+			return
+		}
+		o.setDC(o.ded.Dedicate(o.sendCtx(o.base), nil, o.push))
 		if all, ok := o.dc.(backend.ServerIDs); ok {
 			all.OpenAll()
 		}
+		// Answered once the connection is up, and its ID known.
 		o.sendDC(resp.NewCommand("PING"), 0, nil, func(resp.Value, error) { back() })
 	})
 }

@@ -548,13 +548,15 @@ func (s *session) connless(refusal resp.Value, redirect uint64) *session {
 
 // whenRedirectable gives o, a client that another one's invalidations are to be
 // redirected to, a server connection of its own, kept for its life (o's loop does it),
-// and then runs then on the session's loop. The session is held meanwhile.
-func (s *session) whenRedirectable(o *session, then func()) {
+// and then serves req again on the session's loop. The session is held meanwhile. (A
+// function of its own: a closure in serve over its w would move w to the heap for
+// every command.)
+func (s *session) whenRedirectable(o *session, ctx context.Context, w proxy.ReplyWriter, req *proxy.Request) {
 	release := s.c.Hold()
 	back := func() {
 		s.c.Post(func() {
 			if !s.c.Closed() {
-				then()
+				proxy.Serve(ctx, proxy.HandlerFunc(s.serve), w, req)
 			}
 			release()
 		})

@@ -335,7 +335,7 @@ func (s *session) serve(ctx context.Context, w proxy.ReplyWriter, req *proxy.Req
 				// The redirection has no server connection of its own yet: give it one,
 				// then serve the command again.
 				s.redirectWait = true
-				s.whenRedirectable(o, func() { proxy.Serve(ctx, proxy.HandlerFunc(s.serve), w, req) })
+				s.whenRedirectable(o, ctx, w, req)
 				return
 			}
 			s.redirectWait = false

@@ -118,6 +118,12 @@ func (e *env) render(results []caseResult, mems []memResult, full bool) string {
 	fmt.Fprintf(&b, "\nEvent loops: redchain above runs examples/basic's default, %d on this machine; "+
 		"redchain-N, in the same rounds, runs %d (`-event-loops %d`).\n\n", e.loopsDefault, e.loopsN, e.loopsN)
 	b.WriteString(loopsTable(results, e.loopsDefault, e.loopsN))
+	fmt.Fprintf(&b, "\nWhere the machine's CPU goes, per request: redis-benchmark's own (its user and system "+
+		"time), Redis's (behind the proxies too) and the proxy's, the medians of the rounds; \"all\" is their sum. "+
+		"The load generator, Redis and the proxy share the machine's %d cores, so no target can serve more "+
+		"than %d × 1,000,000 / all requests/s: the ceiling. \"idle\" is the share of the machine's CPU time "+
+		"that no process used during the run.\n\n", e.nproc, e.nproc)
+	b.WriteString(budgetTable(results, e.nproc))
 	if len(mems) > 0 {
 		b.WriteString("\n")
 		b.WriteString(memoryTable(e.memConns, mems))
@@ -125,6 +131,9 @@ func (e *env) render(results []caseResult, mems []memResult, full bool) string {
 			"(one PING and its +PONG on each); peak is VmHWM.\n")
 	}
 	if len(e.throughputRSS) > 0 {
+		if len(mems) == 0 {
+			b.WriteString("\n")
+		}
 		fmt.Fprintf(&b, "After the throughput runs: %s.\n", strings.Join(e.throughputRSS, ", "))
 	}
 	if len(e.failures) > 0 {
@@ -169,7 +178,8 @@ func (e *env) render(results []caseResult, mems []memResult, full bool) string {
 	b.WriteString("\n## Ratios of requests/s, round by round\n\n")
 	b.WriteString(ratiosTable(results))
 	b.WriteString("\n## Every run\n\n")
-	b.WriteString(markdownTable([]string{"round", "test", "target", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "seconds"}, e.rawRuns, 1, 2))
+	b.WriteString(markdownTable([]string{"round", "test", "target", "req/s", "p50 ms", "p99 ms", "CPU µs/req",
+		"CPU µs/req load generator", "CPU µs/req Redis", "idle", "seconds"}, e.rawRuns, 1, 2))
 	return b.String()
 }
 

@@ -32,6 +32,7 @@ type config struct {
 	keyspace     int
 	redchainArgs []string
 	twemConns    int
+	tests        []string // names of the tests to run; all when empty
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -53,6 +54,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.keyspace, "r", 100000, "keyspace of the small-value tests (redis-benchmark -r)")
 	fs.IntVar(&cfg.twemConns, "twemproxy-server-connections", defaultTwemConns, "server_connections of the twemproxy pool")
 	extra := fs.String("redchain-args", "", "extra arguments for examples/basic, split on spaces")
+	tests := fs.String("tests", "", "run only these tests: their names, separated by `;` (e.g. \"GET;GET, pipeline 16\")")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -73,6 +75,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		}
 	}
 	cfg.redchainArgs = strings.Fields(*extra)
+	for _, t := range strings.Split(*tests, ";") {
+		if t = strings.TrimSpace(t); t != "" {
+			cfg.tests = append(cfg.tests, t)
+		}
+	}
+	for _, t := range cfg.tests {
+		if !slices.ContainsFunc(testCases(config{}), func(c testCase) bool { return c.name == t }) {
+			return cfg, fmt.Errorf("-tests: no test is named %q", t)
+		}
+	}
 	switch {
 	case cfg.scale <= 0:
 		return cfg, errors.New("-n must be positive")
@@ -140,13 +152,14 @@ const (
 	bigPrefix = "big:"   // their keys, apart from the small ones so GET sees one size only
 )
 
+// testCases returns the tests, in order: those cfg.tests names, or all.
 func testCases(cfg config) []testCase {
 	mget := []string{"MGET"}
 	for range 10 {
 		mget = append(mget, "key:__rand_int__") // each one a different random key
 	}
 	bigValue := strings.Repeat("x", bigSize)
-	return []testCase{
+	all := []testCase{
 		{name: "SET", pipeline: 1, requests: 250_000, keyspace: cfg.keyspace, args: []string{"-t", "set"}},
 		{name: "GET", pipeline: 1, requests: 250_000, keyspace: cfg.keyspace, args: []string{"-t", "get"}},
 		{name: "SET, pipeline 16", pipeline: 16, requests: 2_000_000, keyspace: cfg.keyspace, args: []string{"-t", "set"}},
@@ -158,6 +171,10 @@ func testCases(cfg config) []testCase {
 		{name: "GET 16 KiB", pipeline: 1, requests: 100_000, keyspace: bigKeys,
 			args: []string{"GET", bigPrefix + "__rand_int__"}},
 	}
+	if len(cfg.tests) == 0 {
+		return all
+	}
+	return slices.DeleteFunc(all, func(c testCase) bool { return !slices.Contains(cfg.tests, c.name) })
 }
 
 // n is the -n of a test case: its requests, scaled, and at least 10 per client.
@@ -187,7 +204,8 @@ func (c testCase) command(cfg config) string {
 // instead of the whole bench.
 const runTimeout = 2 * time.Minute
 
-// benchmark runs redis-benchmark once and parses its result. redis-benchmark exits
+// benchmark runs redis-benchmark once and parses its result, with the CPU time
+// redis-benchmark itself used in r.load (not yet per request). redis-benchmark exits
 // with an error on the first error reply, so a result is a run without errors.
 func benchmark(ctx context.Context, args []string) (result, error) {
 	ctx, cancel := context.WithTimeout(ctx, runTimeout)
@@ -203,7 +221,9 @@ func benchmark(ctx context.Context, args []string) (result, error) {
 	if err != nil {
 		return result{}, fmt.Errorf("redis-benchmark: %v: %s", err, shortOut(stderr.Bytes()))
 	}
-	return parseCSV(stdout.Bytes())
+	r, err := parseCSV(stdout.Bytes())
+	r.load = float64((cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Microseconds())
+	return r, err
 }
 
 // idle measures p with n idle connections, then stops it.
@@ -304,10 +324,20 @@ func run(ctx context.Context, cfg config) error {
 				}
 				began := time.Now()
 				cpu0, cpuErr := readCPU(targets[t].pid())
+				redis0, redisErr := readCPU(redis.pid())
+				stat0, statErr := readMachineCPU()
 				r, err := benchmark(ctx, c.benchArgs(cfg, targets[t].addr))
-				r.cpu = math.NaN()
+				n := float64(c.n(cfg))
+				r.cpu, r.redis, r.idle = math.NaN(), math.NaN(), math.NaN()
+				r.load /= n
 				if cpu1, err := readCPU(targets[t].pid()); cpuErr == nil && err == nil {
-					r.cpu = float64((cpu1 - cpu0).Microseconds()) / float64(c.n(cfg))
+					r.cpu = float64((cpu1 - cpu0).Microseconds()) / n
+				}
+				if redis1, err := readCPU(redis.pid()); redisErr == nil && err == nil {
+					r.redis = float64((redis1 - redis0).Microseconds()) / n
+				}
+				if stat1, err := readMachineCPU(); statErr == nil && err == nil {
+					r.idle = stat1.idleSince(stat0)
 				}
 				if ctx.Err() != nil {
 					return ctx.Err()
@@ -321,7 +351,8 @@ func run(ctx context.Context, cfg config) error {
 				results[i].add(round, t, r)
 				e.runs++
 				e.rawRuns = append(e.rawRuns, []string{strconv.Itoa(round + 1), c.name, targetNames[t],
-					formatRPS(r.rps), formatMS(r.p50), formatMS(r.p99), formatCPU(r.cpu), fmt.Sprintf("%.1f", time.Since(began).Seconds())})
+					formatRPS(r.rps), formatMS(r.p50), formatMS(r.p99), formatCPU(r.cpu), formatCPU(r.load), formatCPU(r.redis),
+					formatPercent(r.idle), fmt.Sprintf("%.1f", time.Since(began).Seconds())})
 				logf("[%d/%d] %-16s %-9s %8s req/s  p50 %s ms  p99 %s ms  (%.1fs)", done, total, c.name,
 					targetNames[t], formatRPS(r.rps), formatMS(r.p50), formatMS(r.p99), time.Since(began).Seconds())
 			}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"strconv"
@@ -149,6 +150,50 @@ func readCPU(pid int) (time.Duration, error) {
 		return 0, err
 	}
 	return parseStat(string(b))
+}
+
+// machineCPU is the machine's CPU time so far, from the first line of /proc/stat, in
+// ticks: all of it, and the idle part (idle and iowait).
+type machineCPU struct{ total, idle int64 }
+
+// readMachineCPU reads the machine's CPU time from /proc/stat.
+func readMachineCPU() (machineCPU, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineCPU{}, err
+	}
+	return parseMachineStat(string(b))
+}
+
+// parseMachineStat reads the "cpu" line of /proc/stat: user nice system idle iowait irq
+// softirq steal..., in ticks. Guest time is part of user time already, and is not
+// added again.
+func parseMachineStat(s string) (machineCPU, error) {
+	line, _, _ := strings.Cut(s, "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return machineCPU{}, fmt.Errorf("/proc/stat: first line %q", line)
+	}
+	var m machineCPU
+	for i, v := range f[1:9] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return machineCPU{}, fmt.Errorf("/proc/stat: %w", err)
+		}
+		m.total += n
+		if i == 3 || i == 4 {
+			m.idle += n
+		}
+	}
+	return m, nil
+}
+
+// idleSince is the idle share of the CPU time from m0 to m, NaN if none passed.
+func (m machineCPU) idleSince(m0 machineCPU) float64 {
+	if m.total <= m0.total {
+		return math.NaN()
+	}
+	return float64(m.idle-m0.idle) / float64(m.total-m0.total)
 }
 
 // parseStat reads utime and stime, the 14th and 15th fields of /proc/<pid>/stat. The

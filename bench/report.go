@@ -16,6 +16,18 @@ type result struct {
 	rps      float64 // requests per second
 	p50, p99 float64 // latency percentiles, milliseconds
 	cpu      float64 // µs of the target's CPU per request (a proxy's own; direct: Redis's); NaN: unknown
+	load     float64 // µs of redis-benchmark's CPU per request; NaN: unknown
+	redis    float64 // µs of Redis's CPU per request (behind a proxy too); NaN: unknown
+	idle     float64 // the share of the machine's CPU time that was idle during the run; NaN: unknown
+}
+
+// all is the CPU per request of the three processes together: the load generator,
+// Redis and the proxy (none for direct).
+func (r result) all(t int) float64 {
+	if t == direct {
+		return r.load + r.redis
+	}
+	return r.load + r.redis + r.cpu
 }
 
 // parseCSV reads the output of redis-benchmark --csv: a header row naming the columns
@@ -104,10 +116,13 @@ func medianOf(v []float64) float64 {
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
-func rpsOf(r result) float64 { return r.rps }
-func p50Of(r result) float64 { return r.p50 }
-func p99Of(r result) float64 { return r.p99 }
-func cpuOf(r result) float64 { return r.cpu }
+func rpsOf(r result) float64   { return r.rps }
+func p50Of(r result) float64   { return r.p50 }
+func p99Of(r result) float64   { return r.p99 }
+func cpuOf(r result) float64   { return r.cpu }
+func loadOf(r result) float64  { return r.load }
+func redisOf(r result) float64 { return r.redis }
+func idleOf(r result) float64  { return r.idle }
 
 // Target indexes, in the order of the table's columns. redchainN is redchain with another
 // number of event loops than its default (see loopsOf).
@@ -270,6 +285,43 @@ func loopsTable(cases []caseResult, def, n int) string {
 		})
 	}
 	return markdownTable(headers, rows)
+}
+
+// budgetTable shows where the machine's CPU goes per request, for each test and target
+// (medians of the rounds): the load generator's, Redis's and the proxy's, their sum, and
+// the ceiling that sum puts on requests/s where all of them share nproc cores. A target
+// whose runs leave the cores idle is further from its ceiling; one that uses them all
+// can go faster only by costing less.
+func budgetTable(cases []caseResult, nproc int) string {
+	headers := []string{"test", "target", "req/s", "CPU µs/req load generator", "CPU µs/req Redis",
+		"CPU µs/req proxy", "CPU µs/req all", "ceiling req/s", "req/s / ceiling", "idle"}
+	var rows [][]string
+	for _, c := range cases {
+		for _, t := range []int{direct, twemproxy, redchain} {
+			rs := c.runs(t)
+			if len(rs) == 0 {
+				continue
+			}
+			all := median(rs, func(r result) float64 { return r.all(t) })
+			proxy := "—"
+			if t != direct {
+				proxy = formatCPU(median(rs, cpuOf))
+			}
+			ceiling := float64(nproc) * 1e6 / all
+			rows = append(rows, []string{c.name, targetNames[t], formatRPS(median(rs, rpsOf)),
+				formatCPU(median(rs, loadOf)), formatCPU(median(rs, redisOf)), proxy, formatCPU(all),
+				formatRPS(ceiling), formatRatio(median(rs, func(r result) float64 { return r.rps / ceiling })),
+				formatPercent(median(rs, idleOf))})
+		}
+	}
+	return markdownTable(headers, rows, 1)
+}
+
+func formatPercent(v float64) string {
+	if math.IsNaN(v) {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f%%", 100*v)
 }
 
 func plural(n int) string {

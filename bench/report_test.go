@@ -210,3 +210,43 @@ func TestLoopsTable(t *testing.T) {
 		t.Errorf("row = %q, want %q", got, want)
 	}
 }
+
+func TestParseMachineStat(t *testing.T) {
+	t.Parallel()
+	// user nice system idle iowait irq softirq steal guest guest_nice
+	m0, err := parseMachineStat("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n")
+	if err != nil || m0 != (machineCPU{total: 1000, idle: 850}) {
+		t.Fatalf("parseMachineStat = %+v, %v; want total 1000, idle 850", m0, err)
+	}
+	m1 := machineCPU{total: 1200, idle: 900}
+	if got := m1.idleSince(m0); got != 0.25 {
+		t.Errorf("idleSince = %v, want 0.25 (50 of 200 ticks)", got)
+	}
+	if got := m0.idleSince(m0); !math.IsNaN(got) {
+		t.Errorf("idleSince with no time passed = %v, want NaN", got)
+	}
+	if _, err := parseMachineStat("intr 1 2 3\n"); err == nil {
+		t.Error("parseMachineStat accepted a file without the cpu line first")
+	}
+}
+
+func TestBudgetTable(t *testing.T) {
+	t.Parallel()
+	c := caseResult{name: "GET"}
+	c.add(0, direct, result{rps: 80000, cpu: 11, load: 13, redis: 11, idle: 0.1})
+	c.add(0, redchain, result{rps: 50000, cpu: 12, load: 13, redis: 5, idle: 0.2})
+	lines := strings.Split(strings.TrimSpace(budgetTable([]caseResult{c}, 2)), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("table has %d lines, want 4 (no twemproxy row):\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+	for i, want := range [][]string{
+		// direct: load + Redis = 24 µs, so 2 cores serve at most 83.3k requests/s.
+		{"GET", "direct", "80.0k", "13.00", "11.00", "—", "24.00", "83.3k", "0.96", "10%"},
+		// redchain: 13 + 5 + 12 = 30 µs: at most 66.7k.
+		{"GET", "redchain", "50.0k", "13.00", "5.00", "12.00", "30.00", "66.7k", "0.75", "20%"},
+	} {
+		if got := cells(lines[2+i]); strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("row %d = %q, want %q", i, got, want)
+		}
+	}
+}

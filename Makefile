@@ -39,7 +39,7 @@ fuzz:
 
 # bench compares direct Redis, twemproxy and redchain (examples/basic) in one run and writes
 # bench/RESULTS.md (see bench/README.md); it installs redis-tools (redis-benchmark) and
-# nutcracker when they are missing. About 3.5 minutes on two cores.
+# nutcracker when they are missing. About 11 minutes on two cores.
 bench:
 	./scripts/install-deps.sh bench
 	$(GO) run ./bench -out bench/RESULTS.md

@@ -5,11 +5,7 @@ import (
 	"runtime"
 	"testing"
 
-	redisbackend "github.com/redchain/redchain/backend/redis"
-	"github.com/redchain/redchain/proxy"
 	"github.com/redchain/redchain/proxy/proxytest"
-	"github.com/redchain/redchain/redistest"
-	"github.com/redchain/redchain/router"
 )
 
 // TestSharedPathAllocations guards what BenchmarkProxyGETPipeline16 shows: the shared
@@ -20,17 +16,7 @@ import (
 // allocation per 4 commands, which a single allocation per command anywhere on the path
 // would pass fourfold.
 func TestSharedPathAllocations(t *testing.T) {
-	s := redistest.Start(t)
-	if err := s.Client().Set(t.Context(), "k", "value", 0).Err(); err != nil {
-		t.Fatal(err)
-	}
-	be, err := redisbackend.New(redisbackend.Config{Addr: s.Addr()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { be.Close() })
-	srv := proxytest.NewServer(t, router.New(be), proxy.WithEventLoops(1))
-	conn := proxytest.Dial(t, srv.Addr()).Conn()
+	conn := proxytest.Dial(t, getProxy(t)).Conn()
 
 	const depth = 16
 	req := bytes.Repeat([]byte("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"), depth)

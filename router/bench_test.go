@@ -18,22 +18,29 @@ import (
 	"github.com/redchain/redchain/router"
 )
 
-// benchmarkProxy sends pipelines of depth GETs through a proxy in front of a real
-// redis-server, from a raw client that allocates nothing, and reads the replies: the
-// allocations reported are the proxy's and the backend's, per command.
-func benchmarkProxy(b *testing.B, depth int) {
-	s := redistest.Start(b)
-	if err := s.Client().Set(b.Context(), "k", "value", 0).Err(); err != nil {
-		b.Fatal(err)
+// getProxy starts a real redis-server holding k = "value" and a proxy of one event loop
+// in front of it, through the router and the Redis backend, and returns the proxy's
+// address.
+func getProxy(tb testing.TB) string {
+	s := redistest.Start(tb)
+	if err := s.Client().Set(tb.Context(), "k", "value", 0).Err(); err != nil {
+		tb.Fatal(err)
 	}
 	be, err := redisbackend.New(redisbackend.Config{Addr: s.Addr()})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() { be.Close() })
-	srv := proxytest.NewServer(b, router.New(be), proxy.WithEventLoops(1))
+	tb.Cleanup(func() { be.Close() })
+	return proxytest.NewServer(tb, router.New(be), proxy.WithEventLoops(1)).Addr()
+}
+
+// benchmarkProxy sends pipelines of depth GETs through getProxy's proxy, from a raw
+// client that allocates nothing, and reads the replies: the allocations reported are the
+// proxy's and the backend's, per command.
+func benchmarkProxy(b *testing.B, depth int) {
+	addr := getProxy(b)
 	req := bytes.Repeat([]byte("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"), depth)
-	proxytest.Pipeline(b, srv.Addr(), req, depth, depth*len("$5\r\nvalue\r\n"))
+	proxytest.Pipeline(b, addr, req, depth, depth*len("$5\r\nvalue\r\n"))
 }
 
 func BenchmarkProxyGET(b *testing.B)           { benchmarkProxy(b, 1) }
